@@ -1,0 +1,111 @@
+"""Where the key, base URL and model come from, resolved in one place.
+
+Order: the explicit argument, then the session's configuration (``session``, which the notebook
+layer fills from ``%config Haoee.*`` and ``%haoee key``), then the environment
+(``HAOEE_API_KEY``, ``HAOEE_BASE_URL``, ``HAOEE_MODEL``), then the defaults.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+from typing import Any
+from urllib.parse import urlsplit
+
+from ._exceptions import ConfigurationError, InsecureTransportError, MissingAPIKeyError
+
+DEFAULT_BASE_URL = "https://maas.haoee.com/v1"
+DEFAULT_MODEL = "gpt-4.1"
+
+#: Session-wide settings the notebook layer sets (keys: api_key, base_url, model).
+#: Empty or missing values fall through to the environment.
+session: dict[str, Any] = {}
+
+
+def _first(*values: str | None) -> str | None:
+    for value in values:
+        if value is not None and str(value).strip():
+            return str(value).strip()
+    return None
+
+
+def resolve_api_key(explicit: str | None = None) -> str:
+    """The API key to send, or a MissingAPIKeyError that says how to set one."""
+    key = _first(explicit, session.get("api_key"), os.environ.get("HAOEE_API_KEY"))
+    if key is None:
+        raise MissingAPIKeyError("No Haoee API key is set")
+    return key
+
+
+def resolve_model(explicit: str | None = None) -> str:
+    return _first(explicit, session.get("model"), os.environ.get("HAOEE_MODEL")) or DEFAULT_MODEL
+
+
+def resolve_base_url(explicit: str | None = None) -> str:
+    """The normalized base URL: scheme://host[:port]/path/v1, no trailing slash.
+
+    >>> resolve_base_url("https://maas.haoee.com/")
+    'https://maas.haoee.com/v1'
+    """
+    raw = _first(explicit, session.get("base_url"), os.environ.get("HAOEE_BASE_URL")) or DEFAULT_BASE_URL
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigurationError(
+            f"The base URL {raw!r} is not an http(s) URL",
+            hint="Set HAOEE_BASE_URL to something like https://maas.haoee.com/v1",
+        )
+    path = parts.path.rstrip("/")
+    if not re.search(r"/v\d+$", path):
+        path += "/v1"
+    return f"{parts.scheme}://{parts.netloc}{path}"
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower() in ("localhost", "localhost.localdomain") or host.lower().endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_transport(base_url: str) -> None:
+    """Refuse to send a key over plain http to anything but this machine."""
+    parts = urlsplit(base_url)
+    if parts.scheme == "http" and not is_loopback(parts.hostname or ""):
+        raise InsecureTransportError(
+            f"Refusing to send the API key over plain http to {parts.hostname}: anyone on the way could read it"
+        )
+
+
+def authorization(api_key: str) -> str:
+    """The Authorization header value; a key that already starts with 'Bearer ' is sent as is."""
+    return api_key if api_key.lower().startswith("bearer ") else f"Bearer {api_key}"
+
+
+def mask(secret: str | None) -> str:
+    """A form of the key that is safe to show: its kind and last four characters at most.
+
+    >>> mask("sk-abcdefghijklmnop1234")
+    'sk-…1234'
+    """
+    if not secret:
+        return "(not set)"
+    secret = secret.strip()
+    if secret.lower().startswith("bearer "):
+        secret = secret[7:].strip()
+    if len(secret) < 16:
+        return "…" * 3
+    prefix = secret[:3] if secret[:3].isascii() and secret[2] in "-_" else ""
+    return f"{prefix}…{secret[-4:]}"
+
+
+def redact(text: str, secret: str | None) -> str:
+    """Remove the key from text that came from elsewhere (a server may echo it back)."""
+    if not secret:
+        return text
+    bare = secret[7:].strip() if secret.lower().startswith("bearer ") else secret.strip()
+    if len(bare) >= 6 and bare in text:
+        text = text.replace(bare, mask(bare))
+    return text

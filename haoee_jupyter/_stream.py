@@ -1,0 +1,247 @@
+"""Reading a streamed answer: SSE frames in, text deltas out, a Response at the end.
+
+The decoder is liberal on purpose (see the wire facts): frames with or without ``event:``,
+``:`` comment lines (relay pings), CRLF or CR line ends, multi-line ``data:``, a trailing
+``data: [DONE]``, bare JSON lines, and a last frame with no blank line after it. We keep our own
+small decoder rather than httpx-sse because that one refuses streams whose content type is not
+``text/event-stream`` and drops a final frame that lacks its blank line.
+"""
+
+from __future__ import annotations
+
+import codecs
+import copy
+import json
+from collections.abc import Callable
+from typing import Any
+
+from ._exceptions import ProtocolError, ResponseFailedError
+from ._models import Response
+
+TERMINAL_EVENTS = frozenset({"response.completed", "response.incomplete", "response.failed"})
+
+
+class SSEDecoder:
+    """Turns chunks of bytes into the ``data`` payloads of complete SSE frames."""
+
+    def __init__(self) -> None:
+        self._text = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._buffer = ""
+        self._data: list[str] = []
+
+    def feed(self, chunk: bytes) -> list[str]:
+        self._buffer += self._text.decode(chunk)
+        # A lone trailing "\r" may be half of "\r\n": wait for the next chunk.
+        cut = len(self._buffer) - 1 if self._buffer.endswith("\r") else len(self._buffer)
+        lines = self._buffer[:cut].replace("\r\n", "\n").replace("\r", "\n").split("\n")
+        self._buffer = lines.pop() + self._buffer[cut:]
+        return [payload for line in lines if (payload := self._line(line)) is not None]
+
+    def finish(self) -> list[str]:
+        """Payloads still pending when the connection closed (a last frame with no blank line)."""
+        self._buffer += self._text.decode(b"", final=True)
+        lines = self._buffer.replace("\r\n", "\n").replace("\r", "\n").split("\n") + [""]
+        self._buffer = ""
+        return [payload for line in lines if (payload := self._line(line)) is not None]
+
+    def _line(self, line: str) -> str | None:
+        if not line:
+            if not self._data:
+                return None
+            payload, self._data = "\n".join(self._data), []
+            return payload
+        if line.startswith(":"):
+            return None
+        if line.startswith(("{", "[DONE]")):
+            # A bare JSON line (some relays drop the "data:" prefix): one frame of its own.
+            self._data.append(line)
+            return None
+        name, _, value = line.partition(":")
+        if name == "data":
+            self._data.append(value[1:] if value.startswith(" ") else value)
+        return None  # event:, id:, retry: and unknown fields; we dispatch on data.type
+
+
+class StreamState:
+    """Assembles a Response from stream events, so a partial one exists at every moment."""
+
+    def __init__(self, on_text: Callable[[str], Any] | None = None) -> None:
+        self.on_text = on_text
+        self.snapshot: dict[str, Any] = {}
+        self.items: dict[int, dict[str, Any]] = {}
+        self.final: dict[str, Any] | None = None
+        self.error_event: dict[str, Any] | None = None
+        self.done = False
+
+    # --- feeding ---------------------------------------------------------------------
+    def feed_payload(self, payload: str) -> bool:
+        """Handle one frame's data; True once the stream is over (terminal event or [DONE])."""
+        if payload.strip() == "[DONE]":
+            self.done = self.done or self.error_event is not None
+            return True
+        try:
+            event = json.loads(payload)
+        except ValueError as e:
+            raise ProtocolError(
+                f"The stream sent data that is not JSON: {payload[:80]!r}", partial=self.partial()
+            ) from e
+        if not isinstance(event, dict):
+            return False
+        self.handle(event)
+        return self.done
+
+    def handle(self, event: dict[str, Any]) -> None:
+        kind = str(event.get("type") or ("error" if event.get("error") else ""))
+        if kind in TERMINAL_EVENTS or kind in ("response.created", "response.in_progress", "response.queued"):
+            response = event.get("response")
+            if isinstance(response, dict):
+                self.snapshot = response
+            if kind in TERMINAL_EVENTS:
+                self.final = response if isinstance(response, dict) else dict(self.snapshot, status=kind[9:])
+                self.done = True
+        elif kind == "error":
+            self.error_event = _error_fields(event)
+        elif kind in ("response.output_item.added", "response.output_item.done"):
+            item = event.get("item")
+            if isinstance(item, dict):
+                index = _int(event.get("output_index"))
+                known, merged = self.items.get(index, {}), copy.deepcopy(item)
+                for key in ("content", "summary"):  # keep what deltas built if the item omits it
+                    if not merged.get(key) and known.get(key):
+                        merged[key] = known[key]
+                self.items[index] = merged
+        elif kind in ("response.content_part.added", "response.content_part.done"):
+            part = event.get("part")
+            if isinstance(part, dict):
+                target = self._part(event, str(part.get("type") or "output_text"))
+                target.update({key: value for key, value in part.items() if value or key not in target})
+        elif kind == "response.output_text.delta":
+            self._append(event, "output_text", "text", event.get("delta"))
+        elif kind == "response.output_text.done":
+            self._settle(event, "output_text", "text", event.get("text"))
+        elif kind == "response.refusal.delta":
+            self._append(event, "refusal", "refusal", event.get("delta"), emit=False)
+        elif kind == "response.refusal.done":
+            self._part(event, "refusal")["refusal"] = str(event.get("refusal") or "")
+        elif kind == "response.output_text.annotation.added":
+            note = event.get("annotation")
+            if isinstance(note, dict):
+                self._part(event, "output_text").setdefault("annotations", []).append(note)
+        elif kind in ("response.reasoning_summary_text.delta", "response.reasoning_text.delta"):
+            self._reasoning(event, kind).__setitem__(
+                "text", self._reasoning(event, kind).get("text", "") + str(event.get("delta") or "")
+            )
+        # keepalive and every other event type carry nothing we need: ignored on purpose.
+
+    def _item(self, event: dict[str, Any], default_type: str = "message") -> dict[str, Any]:
+        index = _int(event.get("output_index"))
+        item = self.items.setdefault(index, {"type": default_type, "role": "assistant", "content": []})
+        if event.get("item_id") and "id" not in item:
+            item["id"] = event["item_id"]
+        return item
+
+    def _part(self, event: dict[str, Any], part_type: str = "output_text") -> dict[str, Any]:
+        content = self._item(event).setdefault("content", [])
+        index = _int(event.get("content_index"))
+        while len(content) <= index:
+            content.append({"type": part_type, "text": "", "annotations": []} if part_type == "output_text" else {"type": part_type})
+        return content[index]  # type: ignore[no-any-return]
+
+    def _append(self, event: dict[str, Any], part_type: str, key: str, delta: Any, emit: bool = True) -> None:
+        if not isinstance(delta, str) or not delta:
+            return
+        part = self._part(event, part_type)
+        part[key] = str(part.get(key) or "") + delta
+        if emit and self.on_text is not None:
+            self.on_text(delta)
+
+    def _settle(self, event: dict[str, Any], part_type: str, key: str, full: Any) -> None:
+        # The done event's text is authoritative; pass on any part the deltas did not carry.
+        if not isinstance(full, str):
+            return
+        part = self._part(event, part_type)
+        seen = str(part.get(key) or "")
+        if full.startswith(seen) and len(full) > len(seen):
+            self._append(event, part_type, key, full[len(seen):])
+        part[key] = full
+
+    def _reasoning(self, event: dict[str, Any], kind: str) -> dict[str, Any]:
+        item = self._item(event, "reasoning")
+        key, index = ("summary", _int(event.get("summary_index"))) if "summary" in kind else ("content", _int(event.get("content_index")))
+        parts = item.setdefault(key, [])
+        while len(parts) <= index:
+            parts.append({"type": "summary_text" if key == "summary" else "reasoning_text", "text": ""})
+        return parts[index]  # type: ignore[no-any-return]
+
+    # --- results ---------------------------------------------------------------------
+    def _assembled(self, base: dict[str, Any]) -> dict[str, Any]:
+        raw = dict(base)
+        streamed = [self.items[i] for i in sorted(self.items)]
+        final = Response({"output": raw.get("output")})
+        # Prefer the server's final output, unless it lacks text the deltas brought (some relays).
+        if streamed and (not final.output or (not final.text and Response({"output": streamed}).text)):
+            raw["output"] = streamed
+        return raw
+
+    def partial(self) -> Response:
+        """What has arrived so far, as a Response (status as last reported)."""
+        raw = self._assembled(self.final or self.snapshot)
+        raw.setdefault("status", "in_progress")
+        return Response(raw)
+
+    def result(self) -> Response:
+        """The final Response; raises ResponseFailedError or ProtocolError when there is none."""
+        if self.final is None:
+            if self.error_event is not None:
+                raise _failed(self.error_event, self.partial())
+            raise ProtocolError(
+                "The stream ended before the response was complete (no response.completed event)",
+                hint="The connection or a proxy cut the answer short; run it again",
+                partial=self.partial(),
+            )
+        response = Response(self._assembled(self.final))
+        if response.status == "failed":
+            raise _failed(self.error_event or response.error or {}, response)
+        return response
+
+
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _error_fields(event: dict[str, Any]) -> dict[str, Any]:
+    # OpenAI nests {type, code, message, param} under "error"; the spec puts them at top level.
+    nested = event.get("error")
+    if isinstance(nested, dict):
+        return {**{k: event.get(k) for k in ("code", "message", "param")}, **{k: v for k, v in nested.items() if v is not None}}
+    if isinstance(nested, str):
+        return {"message": nested, "code": event.get("code")}
+    return {k: event.get(k) for k in ("code", "message", "param", "type")}
+
+
+def _failed(error: dict[str, Any], partial: Response) -> ResponseFailedError:
+    message = str(error.get("message") or "no reason given")
+    code = error.get("code") or error.get("type")
+    return ResponseFailedError(
+        f"The response failed: {message}",
+        code=str(code) if code else None,
+        type=str(error["type"]) if error.get("type") else None,
+        param=str(error["param"]) if error.get("param") else None,
+        partial=partial,
+    )
+
+
+def response_from_json(data: Any) -> Response:
+    """A Response from a non-streamed body; raises for a failed one or an error envelope."""
+    if not isinstance(data, dict):
+        raise ProtocolError("The server answered with JSON that is not a response object")
+    if data.get("error") and not data.get("output") and data.get("status") in (None, "failed"):
+        raise _failed(_error_fields(data), Response(data))
+    if "output" not in data and "status" not in data:
+        raise ProtocolError(
+            f"The server answered with JSON that is not a response object (keys: {', '.join(list(data)[:6])})"
+        )
+    response = Response(data)
+    if response.status == "failed":
+        raise _failed(response.error or {}, response)
+    return response
