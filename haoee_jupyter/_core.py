@@ -1,0 +1,169 @@
+"""The one path every notebook call takes: build the request, run it, show it, record it.
+
+The magic and the widget form both call :func:`build_body` then :func:`run` (blocking, for a
+cell) or :func:`arun` (a task on the kernel's event loop, for a form).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from . import _settings
+from ._exceptions import HaoeeError
+from ._session import Call, Session
+
+if TYPE_CHECKING:
+    from ._client import AsyncClient, Client
+
+REASONING_EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh", "max")
+
+
+@dataclass
+class Options:
+    """What a notebook user can ask for, already validated and converted."""
+
+    model: str | None = None
+    instructions: str | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    max_output_tokens: int | None = None
+    reasoning: str | None = None
+    web: bool = False
+    stream: bool = True
+    images: list[str] = field(default_factory=list)  # image URLs or data: URLs
+    text_format: dict[str, Any] | None = None
+    chat: str | None = None
+
+
+def build_body(prompt: str, options: Options, session: Session) -> dict[str, Any]:
+    """The JSON body for ``POST /v1/responses`` (without ``stream``)."""
+    if options.images:
+        content: list[dict[str, Any]] = [{"type": "input_text", "text": prompt}]
+        content += [{"type": "input_image", "image_url": url, "detail": "auto"} for url in options.images]
+        input_: Any = [{"role": "user", "content": content}]
+    else:
+        input_ = prompt
+    body: dict[str, Any] = {"model": _settings.resolve_model(options.model), "input": input_}
+    instructions = options.instructions
+    if options.chat:
+        chat = session.chats.get(options.chat)
+        if chat is not None:
+            if chat.last_response_id:
+                body["previous_response_id"] = chat.last_response_id
+            # instructions are not carried over by previous_response_id: resend the chat's own
+            instructions = instructions or chat.instructions
+    optional = {
+        "instructions": instructions,
+        "temperature": options.temperature,
+        "top_p": options.top_p,
+        "max_output_tokens": options.max_output_tokens,
+        "reasoning": {"effort": options.reasoning} if options.reasoning else None,
+        "tools": [{"type": "web_search"}] if options.web else None,
+        "text": {"format": options.text_format} if options.text_format else None,
+    }
+    body.update({key: value for key, value in optional.items() if value not in (None, "")})
+    return body
+
+
+class View(Protocol):
+    """Where a call shows up: a notebook display, a terminal, a widget."""
+
+    def update(self, call: Call, final: bool) -> None: ...
+
+
+class Throttle:
+    """Passes updates on at a bounded rate, however fast deltas arrive; the final one always."""
+
+    def __init__(self, view: View, call: Call, per_second: float = 10.0) -> None:
+        self.view, self.call = view, call
+        self.interval = 1.0 / per_second if per_second > 0 else 0.0
+        self.last = 0.0
+
+    def delta(self, text: str) -> None:
+        self.call.text += text
+        now = time.monotonic()
+        if now - self.last >= self.interval:
+            self.last = now
+            self.view.update(self.call, False)
+
+
+def _params(body: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in body.items() if key not in ("model", "input", "stream")}
+
+
+def _absorb(call: Call, error: BaseException) -> None:
+    """Keep what a failure leaves behind: the partial response, and the error itself."""
+    partial = getattr(error, "partial", None)
+    if partial is not None:
+        call.response = partial
+    if isinstance(error, HaoeeError):
+        call.error = error
+    else:  # KeyboardInterrupt, or the form's Stop (task cancelled)
+        call.interrupted = True
+
+
+def _finish(call: Call, session: Session, namespace: dict[str, Any] | None, view: View, started: float) -> None:
+    call.latency = time.perf_counter() - started
+    session.record(call, namespace)
+    view.update(call, True)
+
+
+def run(
+    client: Client,
+    body: dict[str, Any],
+    *,
+    session: Session,
+    view: View,
+    stream: bool = True,
+    namespace: dict[str, Any] | None = None,
+    chat: str | None = None,
+    source: str = "magic",
+    per_second: float = 10.0,
+) -> Call:
+    """Run one call to the end, blocking. Errors end up in ``call.error``; Ctrl-C is re-raised
+    after the partial answer has been shown and recorded."""
+    call = Call(body=body, source=source, chat=chat)
+    throttle = Throttle(view, call, per_second)
+    started = time.perf_counter()
+    view.update(call, False)
+    try:
+        call.response = client.respond(body["input"], model=body["model"], stream=stream, on_text=throttle.delta, **_params(body))
+    except (HaoeeError, KeyboardInterrupt) as e:
+        _absorb(call, e)
+        if isinstance(e, KeyboardInterrupt):
+            _finish(call, session, namespace, view, started)
+            raise
+    _finish(call, session, namespace, view, started)
+    return call
+
+
+async def arun(
+    client: AsyncClient,
+    body: dict[str, Any],
+    *,
+    session: Session,
+    view: View,
+    stream: bool = True,
+    namespace: dict[str, Any] | None = None,
+    chat: str | None = None,
+    source: str = "form",
+    per_second: float = 10.0,
+    on_done: Callable[[Call], Any] | None = None,
+) -> Call:
+    """The same as :func:`run`, awaited; cancelling the task stops it and keeps the partial text."""
+    call = Call(body=body, source=source, chat=chat)
+    throttle = Throttle(view, call, per_second)
+    started = time.perf_counter()
+    view.update(call, False)
+    try:
+        call.response = await client.respond(body["input"], model=body["model"], stream=stream, on_text=throttle.delta, **_params(body))
+    except (HaoeeError, asyncio.CancelledError) as e:
+        _absorb(call, e)
+    _finish(call, session, namespace, view, started)
+    if on_done is not None:
+        on_done(call)
+    return call

@@ -1,0 +1,102 @@
+"""Showing a call: one live display that streams Markdown, then the final answer with a footer."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import sys
+from typing import Any
+
+from ._render import body_markdown, body_plain, bundle, footer_facts, footer_markdown
+from ._session import Call
+
+FORMATS = ("markdown", "text", "code", "json", "html", "math")
+CURSOR = " ▍"
+
+
+def call_status(call: Call) -> str | None:
+    """The footer's status word, when the call did not simply complete."""
+    if call.interrupted:
+        return "interrupted (partial answer kept)"
+    if call.error is not None:
+        return "failed" if call.status == "failed" else "error (partial answer kept)" if call.answer else None
+    if call.cached:
+        return "cached"
+    return None
+
+
+def call_bundle(call: Call, final: bool, fmt: str = "markdown") -> dict[str, str]:
+    """The mimebundle for a call in progress (``final=False``) or done."""
+    response = call.response if final else None
+    text = call.answer if final else call.text
+    if not final:
+        if not text:
+            return bundle(f"<sub>{html.escape(call.model)} · waiting for the answer…</sub>", f"[{call.model}: waiting for the answer…]")
+        if fmt == "text":
+            return {"text/plain": text}
+        return bundle(text + CURSOR, text)
+    facts = footer_facts(response, model=call.model, latency=call.latency, status=call_status(call))
+    plain_footer = f"\n\n[{' · '.join(facts)}]"
+    plain = body_plain(response, text)
+    if fmt == "text":
+        return {"text/plain": plain + plain_footer}
+    if fmt == "html" and text:
+        return {"text/html": text + f"<div><sub>{html.escape(' · '.join(facts))}</sub></div>", "text/plain": plain + plain_footer}
+    if fmt == "math" and text:
+        latex = text.strip()
+        if not latex.startswith("$"):
+            latex = f"$$\n{latex}\n$$"
+        return {"text/latex": latex, "text/markdown": latex + footer_markdown(facts), "text/plain": plain + plain_footer}
+    return bundle(body_markdown(response, text) + footer_markdown(facts), plain + plain_footer)
+
+
+class NotebookView:
+    """Streams into one display (a display id), updated in place; works in any frontend."""
+
+    def __init__(self, fmt: str = "markdown") -> None:
+        self.fmt = fmt
+        self.handle: Any = None
+
+    def update(self, call: Call, final: bool) -> None:
+        from IPython.display import display
+
+        data = call_bundle(call, final, self.fmt)
+        if self.handle is None:
+            self.handle = display(data, raw=True, display_id=True)
+        else:
+            self.handle.update(data, raw=True)
+
+
+class TerminalView:
+    """In terminal IPython: print the text as it streams, then a one-line footer."""
+
+    def __init__(self, fmt: str = "markdown") -> None:
+        self.printed = 0
+
+    def update(self, call: Call, final: bool) -> None:
+        text = call.answer if final else call.text
+        if len(text) > self.printed and text.startswith(text[: self.printed]):
+            sys.stdout.write(text[self.printed :])
+            self.printed = len(text)
+        if final:
+            facts = footer_facts(call.response, model=call.model, latency=call.latency, status=call_status(call))
+            sys.stdout.write(f"\n[{' · '.join(facts)}]\n")
+        sys.stdout.flush()
+
+
+def in_terminal(shell: Any) -> bool:
+    return type(shell).__name__ == "TerminalInteractiveShell"
+
+
+def extract_code(text: str) -> str:
+    """The code of an answer: its fenced blocks joined, or the whole text when it has none."""
+    blocks = re.findall(r"```[^\n`]*\n(.*?)```", text, re.S)
+    return "\n\n".join(block.strip("\n") for block in blocks) if blocks else text.strip()
+
+
+def parse_json(text: str) -> Any:
+    """JSON from an answer, also when the model wrapped it in a ```json fence."""
+    stripped = text.strip()
+    fenced = re.search(r"```(?:json)?\s*\n(.*?)```", stripped, re.S)
+    return json.loads(fenced.group(1) if fenced else stripped)
