@@ -48,6 +48,12 @@ def call_bundle(call: Call, final: bool, fmt: str = "markdown") -> dict[str, str
         if not latex.startswith("$"):
             latex = f"$$\n{latex}\n$$"
         return {"text/latex": latex, "text/markdown": latex + footer_markdown(facts), "text/plain": plain + plain_footer}
+    if fmt == "json" and text:
+        try:
+            pretty = json.dumps(parse_json(text), indent=2, ensure_ascii=False)
+        except ValueError:
+            pretty = text  # shown as it came; the magic reports the parse error
+        return bundle(f"```json\n{pretty}\n```" + footer_markdown(facts), pretty + plain_footer)
     return bundle(body_markdown(response, text) + footer_markdown(facts), plain + plain_footer)
 
 

@@ -193,8 +193,11 @@ class Haoee(Magics):
         fmt = args.format or ("json" if args.schema else self.format)
         try:
             prompt = cell if args.raw else interpolate(cell, self.namespace)
+            if options.instructions and not args.raw:
+                options.instructions = interpolate(options.instructions, self.namespace)
         except InterpolationError as e:
             raise UsageError(str(e)) from e
+        prompt = prompt.strip("\n")
         if not prompt.strip():
             raise UsageError("The cell is empty: write your prompt on the lines below %%haoee")
         body = build_body(prompt, options, self.session)
