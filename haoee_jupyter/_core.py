@@ -69,6 +69,19 @@ def build_body(prompt: str, options: Options, session: Session) -> dict[str, Any
     return body
 
 
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during a call: shown as one line, after the partial answer was kept."""
+
+    def __init__(self, call: Call) -> None:
+        super().__init__("Interrupted")
+        self.call = call
+        self.partial = call.response
+
+    def _render_traceback_(self) -> list[str]:
+        kept = f"the partial answer ({len(self.call.answer):,} characters) is kept in haoee_response" if self.call.answer else "nothing had arrived yet"
+        return [f"Interrupted: {kept}."]
+
+
 class View(Protocol):
     """Where a call shows up: a notebook display, a terminal, a widget."""
 
@@ -136,7 +149,7 @@ def run(
         _absorb(call, e)
         if isinstance(e, KeyboardInterrupt):
             _finish(call, session, namespace, view, started)
-            raise
+            raise Interrupted(call) from e
     _finish(call, session, namespace, view, started)
     return call
 

@@ -13,7 +13,7 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 from traitlets import Bool, Enum, Float, Int, Unicode, observe
 
 from . import _settings
-from ._core import REASONING_EFFORTS, Options, build_body, run
+from ._core import REASONING_EFFORTS, Interrupted, Options, build_body, run
 from ._display import FORMATS, NotebookView, TerminalView, extract_code, in_terminal, parse_json
 from ._exceptions import HaoeeError
 from ._inputs import InputError, image_url, schema_format
@@ -206,10 +206,15 @@ class Haoee(Magics):
         if options.chat and options.chat not in self.session.chats:
             self.session.chats[options.chat] = Chat(options.chat, instructions=options.instructions)
         view = TerminalView(fmt) if in_terminal(self.shell) else NotebookView(fmt)
-        call = run(
-            self.client(), body, session=self.session, view=view, stream=options.stream,
-            namespace=self.namespace, chat=options.chat, per_second=self.updates_per_second,
-        )
+        try:
+            call = run(
+                self.client(), body, session=self.session, view=view, stream=options.stream,
+                namespace=self.namespace, chat=options.chat, per_second=self.updates_per_second,
+            )
+        except Interrupted as stop:
+            if args.out:
+                self.namespace[args.out] = stop.call.answer
+            raise
         if args.out:
             self.namespace[args.out] = call.answer
         if call.error is not None:
