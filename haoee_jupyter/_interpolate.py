@@ -1,7 +1,8 @@
 """Fill ``{name}`` references in a prompt from the user's namespace, and nothing else.
 
 A reference is a name followed by attributes, literal subscripts or calls with literal
-arguments: ``{topic}``, ``{row.title}``, ``{cfg['lang']}``, ``{In[3]}``, ``{df.head()}``.
+arguments: ``{topic}``, ``{row.title}``, ``{cfg['lang']}`` (or ``{cfg[lang]}`` as in
+``str.format``), ``{In[3]}``, ``{df.head()}``.
 Other braces (code, JSON, set literals, LaTeX such as ``\\frac{a}{b}``) are left as they are;
 ``{{name}}`` gives a literal ``{name}``.
 """
@@ -60,8 +61,10 @@ def interpolate(template: str, namespace: Mapping[str, Any]) -> str:
         escaped, expression = match.group(1), match.group(2)
         if escaped is not None:
             return "{" + escaped + "}"
+        # As in str.format, {cfg[lang]} means the string key 'lang'.
+        source = re.sub(r"\[\s*([A-Za-z_]\w*)\s*\]", r"['\1']", expression.strip())
         try:
-            tree = ast.parse(expression.strip(), mode="eval").body
+            tree = ast.parse(source, mode="eval").body
         except SyntaxError:
             return match.group(0)
         if not _is_reference(tree):

@@ -32,7 +32,7 @@ def config(magics: Haoee, args: list[str]) -> None:
             source = "%haoee offline"
         shown = _settings.mask(value) if name == "api_key" else value or "(not set)"
         rows.append((name, shown, source))
-    for name in ("instructions", "temperature", "max_output_tokens", "stream", "format", "timeout", "connect_timeout", "max_retries"):
+    for name in ("instructions", "temperature", "max_output_tokens", "stream", "format", "timeout", "connect_timeout", "max_retries", "updates_per_second"):
         rows.append((name, repr(getattr(magics, name)), "%config Haoee." + name))
     markdown = "| setting | value | from |\n|---|---|---|\n" + "\n".join(f"| {n} | `{html.escape(v)}` | {s} |" for n, v, s in rows)
     plain = "\n".join(f"{n:18} {v:40} {s}" for n, v, s in rows)

@@ -1,0 +1,75 @@
+"""%%haoee in terminal IPython (a real ``ipython`` process): plain text, a one-line footer,
+one-line errors."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+KEY = "sk-terminaltest-Zq81Lw03Xv6Pn4Ty"
+
+
+def run_ipython(tmp_path: Path, server: Any, code: str) -> subprocess.CompletedProcess[str]:
+    env = {name: value for name, value in os.environ.items() if not name.startswith("HAOEE_")}
+    env.update(HAOEE_BASE_URL=server.url, HAOEE_API_KEY=KEY, IPYTHONDIR=str(tmp_path / "ipythondir"), PYTHONDONTWRITEBYTECODE="1")
+    command = [sys.executable, "-m", "IPython", "--no-banner", "--colors=NoColor", "--ext=haoee_jupyter", "-c", code]
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+
+
+@pytest.fixture
+def server(offline_server: Any) -> Any:
+    return offline_server
+
+
+def test_answer_is_plain_text_with_a_one_line_footer(tmp_path: Path, server: Any) -> None:
+    result = run_ipython(tmp_path, server, "%%haoee -m gpt-5.2\nSay hi")
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.rstrip("\n").split("\n")
+    assert lines[0] == "## Offline demo answer"
+    assert "> Say hi" in lines and "| Measure | Value |" in lines
+    assert re.fullmatch(r"\[gpt-5\.2 · [\d,]+ in / [\d,]+ out tokens · \d+\.\d s\]", lines[-1]), lines[-1]
+    assert lines[-2] == "Ask again, streamed or not: the text is identical."  # the answer, then the footer
+    assert "<sub>" not in result.stdout and "▍" not in result.stdout  # no notebook markup
+    assert "Traceback" not in result.stdout + result.stderr
+    [request] = server.requests
+    assert request["body"]["stream"] is True and request["authorization_present"]
+
+
+def test_incomplete_answer_footer_says_why(tmp_path: Path, server: Any) -> None:
+    result = run_ipython(tmp_path, server, "%%haoee --max-tokens 20 --no-stream\nList the planets")
+    assert result.returncode == 0, result.stdout + result.stderr
+    footer = result.stdout.rstrip("\n").split("\n")[-1]
+    assert re.fullmatch(r"\[gpt-4\.1 · [\d,]+ in / 20 out tokens · \d+\.\d s · incomplete: max_output_tokens\]", footer), footer
+
+
+def test_error_is_one_line_without_a_traceback(tmp_path: Path, server: Any) -> None:
+    result = run_ipython(tmp_path, server, "%config Haoee.max_retries = 0\nget_ipython().run_cell_magic('haoee', '-m fault-500', 'Say hi')")
+    output = result.stdout + result.stderr
+    assert "Traceback" not in output
+    errors = [line for line in output.splitlines() if "Error" in line]
+    assert len(errors) == 1, output
+    assert errors[0].startswith("ServerError: ") and "HTTP 500" in errors[0]
+    assert KEY not in output
+
+
+def test_partial_answer_is_printed_before_the_error(tmp_path: Path, server: Any) -> None:
+    result = run_ipython(tmp_path, server, "%%haoee -m fault-reset\nSay hi")
+    output = result.stdout + result.stderr
+    assert "Traceback" not in output
+    assert result.stdout.startswith("## Offline demo")  # what arrived stays on screen
+    assert "error (partial answer kept)]" in result.stdout
+    assert len([line for line in output.splitlines() if line.startswith("APIConnectionError: ")]) == 1
+
+
+def test_usage_error_is_one_line(tmp_path: Path, server: Any) -> None:
+    result = run_ipython(tmp_path, server, "%%haoee -t 5\nSay hi")
+    output = result.stdout + result.stderr
+    assert "Traceback" not in output
+    assert "UsageError: " in output and "--temperature must be from 0 to 2" in output
+    assert server.requests == []
