@@ -122,6 +122,14 @@ class _Base:
         except HaoeeError:
             return text
 
+    def _scrub(self, error: HaoeeError) -> HaoeeError:
+        """Remove the key from every text an error shows (a server may echo it back)."""
+        for name in ("message", "code", "type", "param", "body"):
+            if isinstance(getattr(error, name), str):
+                setattr(error, name, self._redact(getattr(error, name)))
+        error.args = (error.message,)
+        return error
+
     def _transport_error(self, error: httpx.HTTPError, partial: Response | None = None) -> HaoeeError:
         url = self._redact(str(error.request.url)) if _has_request(error) else self.base_url
         detail = self._redact(str(error) or type(error).__name__)
@@ -135,7 +143,6 @@ class _Base:
     def _status_error(self, response: httpx.Response, body: bytes) -> APIStatusError:
         status = response.status_code
         message, code, type_, param = _error_details(response, body)
-        message = self._redact(message)
         if status == 401:
             cls: type[APIStatusError] = AuthenticationError
         elif status == 403:
@@ -150,7 +157,8 @@ class _Base:
             cls = BadRequestError
         else:
             cls = APIStatusError
-        error = cls(message, status_code=status, code=code, type=type_, param=param, body=self._redact(body[:2000].decode("utf-8", "replace")))
+        error = cls(message, status_code=status, code=code, type=type_, param=param, body=body[:2000].decode("utf-8", "replace"))
+        self._scrub(error)  # the server may echo the key back, in any field
         if isinstance(error, RateLimitError):
             error.retry_after = _retry_after(response)
         return error
@@ -175,11 +183,15 @@ class _Base:
         content_type = response.headers.get("content-type", "")
         try:
             data = json.loads(body)
-        except ValueError as e:
-            raise ProtocolError(
+        except (ValueError, RecursionError) as e:
+            raise self._scrub(ProtocolError(
                 f"The server answered HTTP {response.status_code} with a body that is not JSON ({content_type or 'no content type'}): {_excerpt(body)}"
-            ) from e
-        return response_from_json(data)
+            )) from e
+        try:
+            return response_from_json(data)
+        except HaoeeError as e:
+            self._scrub(e)
+            raise
 
 
 class Client(_Base):
@@ -281,14 +293,16 @@ class Client(_Base):
             for payload in decoder.finish():
                 if state.feed_payload(payload):
                     break
+            return state.result()
         except httpx.HTTPError as e:
             raise self._transport_error(e, state.partial()) from e
         except BaseException as e:
             # KeyboardInterrupt and friends: keep what arrived on the exception itself.
             if not isinstance(e, HaoeeError):
                 e.partial = state.partial()  # type: ignore[attr-defined]
+            else:
+                self._scrub(e)
             raise
-        return state.result()
 
     def map(self, inputs: Iterable[Input], *, concurrency: int = 8, **params: Any) -> list[MapResult]:
         """Send many requests at once; results in input order, each failure kept in its place.
@@ -409,13 +423,15 @@ class AsyncClient(_Base):
             for payload in decoder.finish():
                 if state.feed_payload(payload):
                     break
+            return state.result()
         except httpx.HTTPError as e:
             raise self._transport_error(e, state.partial()) from e
         except BaseException as e:
             if not isinstance(e, HaoeeError):
                 e.partial = state.partial()  # type: ignore[attr-defined]
+            else:
+                self._scrub(e)
             raise
-        return state.result()
 
     async def map(self, inputs: Iterable[Input], *, concurrency: int = 8, **params: Any) -> list[MapResult]:
         """Like :meth:`Client.map`, awaited."""
@@ -467,9 +483,9 @@ def _excerpt(body: bytes, limit: int = 160) -> str:
     text = body.decode("utf-8", "replace")
     title = re.search(r"<title[^>]*>(.*?)</title>", text, re.I | re.S)
     if "<" in text and re.search(r"<(html|body|head|h1|center)\b", text, re.I):
+        # A proxy's error page: its title says it all; otherwise its visible text.
         inner = re.sub(r"(?s)<(script|style|head)\b.*?</\1>", " ", text, flags=re.I)
-        inner = re.sub(r"<[^>]+>", " ", inner)
-        text = f"{title.group(1).strip()}: {inner}" if title else inner
+        text = title.group(1) if title and title.group(1).strip() else re.sub(r"<[^>]+>", " ", inner)
     text = " ".join(text.split())
     if not text:
         return "(empty body)"
@@ -480,7 +496,7 @@ def _error_details(response: httpx.Response, body: bytes) -> tuple[str, str | No
     """The server's message, code, type and param from any error body we have seen."""
     try:
         data = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         data = None
     if isinstance(data, dict):
         error = data.get("error", data)
@@ -497,7 +513,10 @@ def _error_details(response: httpx.Response, body: bytes) -> tuple[str, str | No
                     str(param) if param not in (None, "") else None,
                 )
     reason = response.reason_phrase or "error"
-    return f"{reason}: {_excerpt(body)}" if body.strip() else reason, None, None, None
+    if not body.strip():
+        return reason, None, None, None
+    excerpt = _excerpt(body)
+    return excerpt if reason.lower() in excerpt.lower() else f"{reason}: {excerpt}", None, None, None
 
 
 def _retry_after(response: httpx.Response) -> float | None:

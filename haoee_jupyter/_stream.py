@@ -54,6 +54,8 @@ class SSEDecoder:
             return None
         if line.startswith(("{", "[DONE]")):
             # A bare JSON line (some relays drop the "data:" prefix): one frame of its own.
+            if not self._data:
+                return line
             self._data.append(line)
             return None
         name, _, value = line.partition(":")
@@ -81,13 +83,16 @@ class StreamState:
             return True
         try:
             event = json.loads(payload)
-        except ValueError as e:
+        except (ValueError, RecursionError) as e:
             raise ProtocolError(
                 f"The stream sent data that is not JSON: {payload[:80]!r}", partial=self.partial()
             ) from e
         if not isinstance(event, dict):
             return False
-        self.handle(event)
+        try:
+            self.handle(event)
+        except RecursionError as e:  # copying an absurdly nested item
+            raise ProtocolError("The stream sent data nested too deeply to read", partial=self.partial()) from e
         return self.done
 
     def handle(self, event: dict[str, Any]) -> None:
@@ -126,11 +131,13 @@ class StreamState:
         elif kind == "response.output_text.annotation.added":
             note = event.get("annotation")
             if isinstance(note, dict):
-                self._part(event, "output_text").setdefault("annotations", []).append(note)
+                part = self._part(event, "output_text")
+                if not isinstance(part.get("annotations"), list):
+                    part["annotations"] = []
+                part["annotations"].append(note)
         elif kind in ("response.reasoning_summary_text.delta", "response.reasoning_text.delta"):
-            self._reasoning(event, kind).__setitem__(
-                "text", self._reasoning(event, kind).get("text", "") + str(event.get("delta") or "")
-            )
+            part = self._reasoning(event, kind)
+            part["text"] = str(part.get("text") or "") + str(event.get("delta") or "")
         # keepalive and every other event type carry nothing we need: ignored on purpose.
 
     def _item(self, event: dict[str, Any], default_type: str = "message") -> dict[str, Any]:
@@ -141,11 +148,8 @@ class StreamState:
         return item
 
     def _part(self, event: dict[str, Any], part_type: str = "output_text") -> dict[str, Any]:
-        content = self._item(event).setdefault("content", [])
-        index = _int(event.get("content_index"))
-        while len(content) <= index:
-            content.append({"type": part_type, "text": "", "annotations": []} if part_type == "output_text" else {"type": part_type})
-        return content[index]  # type: ignore[no-any-return]
+        blank = {"type": part_type, "text": "", "annotations": []} if part_type == "output_text" else {"type": part_type}
+        return _slot(self._item(event), "content", event.get("content_index"), blank)
 
     def _append(self, event: dict[str, Any], part_type: str, key: str, delta: Any, emit: bool = True) -> None:
         if not isinstance(delta, str) or not delta:
@@ -167,11 +171,9 @@ class StreamState:
 
     def _reasoning(self, event: dict[str, Any], kind: str) -> dict[str, Any]:
         item = self._item(event, "reasoning")
-        key, index = ("summary", _int(event.get("summary_index"))) if "summary" in kind else ("content", _int(event.get("content_index")))
-        parts = item.setdefault(key, [])
-        while len(parts) <= index:
-            parts.append({"type": "summary_text" if key == "summary" else "reasoning_text", "text": ""})
-        return parts[index]  # type: ignore[no-any-return]
+        if "summary" in kind:
+            return _slot(item, "summary", event.get("summary_index"), {"type": "summary_text", "text": ""})
+        return _slot(item, "content", event.get("content_index"), {"type": "reasoning_text", "text": ""})
 
     # --- results ---------------------------------------------------------------------
     def _assembled(self, base: dict[str, Any]) -> dict[str, Any]:
@@ -207,6 +209,21 @@ class StreamState:
 
 def _int(value: Any) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _slot(owner: dict[str, Any], key: str, index: Any, blank: dict[str, Any]) -> dict[str, Any]:
+    """``owner[key][index]``, made (after blank parts) if missing; odd shapes from a broken server are replaced."""
+    parts = owner.get(key)
+    if not isinstance(parts, list):
+        parts = owner[key] = []
+    index = _int(index)
+    if not 0 <= index < len(parts) + 64:  # never build a huge list for an absurd index
+        raise ProtocolError(f"The stream referred to part {index} of an output item, which cannot exist")
+    while len(parts) <= index:
+        parts.append(dict(blank))
+    if not isinstance(parts[index], dict):
+        parts[index] = dict(blank)
+    return parts[index]  # type: ignore[no-any-return]
 
 
 def _error_fields(event: dict[str, Any]) -> dict[str, Any]:
