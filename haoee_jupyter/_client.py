@@ -98,7 +98,7 @@ class _Base:
         base_url = self.base_url
         _settings.check_transport(base_url)
         key = _settings.resolve_api_key(self._api_key)
-        body = {"model": model_name, "input": list(input) if isinstance(input, tuple) else input}
+        body: dict[str, Any] = {"model": model_name, "input": list(input) if isinstance(input, tuple) else input}
         body.update({name: value for name, value in params.items() if value is not None})
         if stream:
             body["stream"] = True

@@ -61,6 +61,12 @@ class Usage:
             self.reasoning_tokens + other.reasoning_tokens,
         )
 
+    def __radd__(self, other: object) -> Usage:
+        # sum(usages) starts from 0
+        if other == 0:
+            return self
+        return NotImplemented
+
     def as_dict(self) -> dict[str, int]:
         return {
             "input_tokens": self.input_tokens,
