@@ -1,6 +1,6 @@
 """The client against the real recorded payloads, served by a real loopback HTTP server.
 
-Every fixture in /work/shared/fixtures/responses-api/ is read through the public Client (and
+Every fixture in tests/fixtures/responses-api/ is read through the public Client (and
 AsyncClient for a subset), streamed and not. Streams are re-framed in every way the wire facts
 say occurs in the wild. Expected values are computed here from the fixture itself (the final
 response object in its terminal event), never copied from the client's output.
@@ -35,7 +35,7 @@ from haoee_jupyter import (
     ServerError,
 )
 
-FIXTURES = Path(os.environ.get("HAOEE_FIXTURES", "/work/shared/fixtures/responses-api"))
+FIXTURES = Path(__file__).parent / "fixtures" / "responses-api"
 KEY = "sk-test-fixtures-0123456789abcdef"
 SSE = "text/event-stream; charset=utf-8"
 

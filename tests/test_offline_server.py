@@ -1,6 +1,6 @@
 """The offline demo server over real HTTP on loopback, checked with plain httpx.
 
-Shapes are compared with the recorded OpenAI payloads in /work/shared/fixtures/responses-api.
+Shapes are compared with the recorded OpenAI payloads in tests/fixtures/responses-api.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import pytest
 from haoee_jupyter.offline import FAULTS, MODELS, OfflineServer
 from haoee_jupyter.offline._answers import count_tokens, tokenize
 
-FIXTURES = Path("/work/shared/fixtures/responses-api")
+FIXTURES = Path(__file__).parent / "fixtures" / "responses-api"
 AUTH = {"Authorization": "Bearer offline-test"}
 PROMPT = "Explain what a p-value is, with one example."
 BOOK_FORMAT = {
@@ -61,10 +61,7 @@ def _close_http_client() -> Any:
 
 
 def fixture(name: str) -> Any:
-    path = FIXTURES / name
-    if not path.exists():
-        pytest.skip(f"shared fixture {name} not available")
-    return json.loads(path.read_text())
+    return json.loads((FIXTURES / name).read_text())
 
 
 def post(server: OfflineServer, body: Any, headers: dict[str, str] | None = AUTH,
