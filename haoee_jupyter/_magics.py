@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import traceback
 from typing import Any
 
 from IPython.core.error import UsageError
