@@ -35,7 +35,9 @@ def call_bundle(call: Call, final: bool, fmt: str = "markdown") -> dict[str, str
             return bundle(f"<sub>{html.escape(call.model)} · waiting for the answer…</sub>", f"[{call.model}: waiting for the answer…]")
         if fmt == "text":
             return {"text/plain": text}
-        return bundle(text + CURSOR, text)
+        # After a fence opener the cursor would become the code block's language label.
+        cursor = "" if text.rstrip(" ").rsplit("\n", 1)[-1].startswith("```") else CURSOR
+        return bundle(text + cursor, text)
     facts = footer_facts(response, model=call.model, latency=call.latency, status=call_status(call))
     plain_footer = f"\n\n[{' · '.join(facts)}]"
     plain = body_plain(response, text)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 from typing import Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
-from IPython.utils.process import arg_split
 from traitlets import Bool, Enum, Float, Int, Unicode, observe
 
 from . import _settings
@@ -160,9 +160,8 @@ class Haoee(Magics):
         return self._ask(line, cell)
 
     def _parse(self, line: str) -> argparse.Namespace:
-        try:  # arg_split keeps the quotes of -i "a value": argparse should get the value
-            argv = [t[1:-1] if len(t) > 1 and t[0] == t[-1] and t[0] in "'\"" else t for t in arg_split(line)]
-            return self.haoee.parser.parse_args(argv)  # type: ignore[attr-defined, no-any-return]
+        try:  # shell quoting, as shlex.quote writes it (IPython's arg_split would keep the quotes)
+            return self.haoee.parser.parse_args(shlex.split(line))  # type: ignore[attr-defined, no-any-return]
         except (UsageError, ValueError) as e:  # ValueError: an unclosed quote
             raise UsageError(f"{e} (see %%haoee? for all options)") from e
 
