@@ -95,6 +95,8 @@ class _Base:
                 hint="Pass the prompt text, or [{'role': 'user', 'content': '...'}]",
             )
         model_name = _settings.resolve_model(model or self._model)
+        if not model_name.isascii() or not model_name.isprintable() or any(c.isspace() for c in model_name):
+            raise ConfigurationError(f"The model name {model_name!r} has spaces or characters a model name cannot have", hint="Use the model's id, e.g. gpt-4.1 (`%haoee models` lists them)")
         base_url = self.base_url
         _settings.check_transport(base_url)
         key = _settings.resolve_api_key(self._api_key)
@@ -142,7 +144,10 @@ class _Base:
 
     def _status_error(self, response: httpx.Response, body: bytes) -> APIStatusError:
         status = response.status_code
+        body = self._redact(body.decode("utf-8", "replace")).encode("utf-8")  # before any excerpt cuts it
         message, code, type_, param = _error_details(response, body)
+        if 300 <= status < 400:
+            message = f"The server redirected the request to {response.headers.get('location', 'another address')}"
         if status == 401:
             cls: type[APIStatusError] = AuthenticationError
         elif status == 403:
@@ -157,10 +162,9 @@ class _Base:
             cls = BadRequestError
         else:
             cls = APIStatusError
-        error = cls(message, status_code=status, code=code, type=type_, param=param, body=body[:2000].decode("utf-8", "replace"))
+        error = cls(message, status_code=status, code=code, type=type_, param=param, body=body[:2000].decode("utf-8", "replace"), hint=_HINTS.get(code or "") or _HINTS.get(str(status)))
         self._scrub(error)  # the server may echo the key back, in any field
-        if isinstance(error, RateLimitError):
-            error.retry_after = _retry_after(response)
+        error.retry_after = _retry_after(response)
         return error
 
     def _retry_delay(self, attempt: int, error: HaoeeError) -> float | None:
@@ -170,17 +174,18 @@ class _Base:
         if isinstance(error, APIStatusError):
             if error.status_code not in RETRY_STATUSES:
                 return None
-            asked = error.retry_after if isinstance(error, RateLimitError) else None
-            if asked is not None:
-                return asked if asked <= MAX_RETRY_WAIT else None
-        # Of transport failures, retry only those where the server cannot have started work:
-        # a read timeout may mean it is busy answering, and we would pay twice.
+            if error.retry_after is not None:
+                return error.retry_after if error.retry_after <= MAX_RETRY_WAIT else None
+        # Of transport failures, retry those where no answer had begun (refused, a stale
+        # keep-alive connection closed without a response); a read timeout may mean the server
+        # is busy answering, and we would pay twice.
         elif not isinstance(error.__cause__, RETRY_TRANSPORT_ERRORS):
             return None
         return min(8.0, 0.5 * 2**attempt) * random.uniform(0.75, 1.25)
 
     def _decode_json(self, response: httpx.Response, body: bytes) -> Response:
         content_type = response.headers.get("content-type", "")
+        body = self._redact(body.decode("utf-8", "replace")).encode("utf-8")
         try:
             data = json.loads(body)
         except (ValueError, RecursionError) as e:
@@ -222,6 +227,7 @@ class Client(_Base):
     def close(self) -> None:
         if self._http is not None:
             self._http.close()
+            self._http = None  # a later call opens a new connection pool
 
     def __enter__(self) -> Client:
         return self
@@ -247,7 +253,7 @@ class Client(_Base):
         request = self._build(input, model, stream, params)
         response = self._send(request)
         try:
-            if not stream or "json" in response.headers.get("content-type", ""):
+            if not stream or _whole_body(response):
                 try:
                     body = response.read()
                 except httpx.HTTPError as e:
@@ -268,7 +274,7 @@ class Client(_Base):
                 error = self._transport_error(e)
                 error.__cause__ = e
             else:
-                if response.status_code < 400:
+                if response.status_code < 300:
                     return response
                 try:
                     body = response.read()
@@ -322,6 +328,10 @@ class Client(_Base):
         futures = [pool.submit(one, item) for item in items]
         try:
             return [future.result() for future in futures]
+        except BaseException as e:
+            # Ctrl-C: keep the answers already paid for, None where none came.
+            e.partial = [f.result() if f.done() and not f.cancelled() else None for f in futures]  # type: ignore[attr-defined]
+            raise
         finally:
             # On Ctrl-C, drop what has not started instead of waiting for every row.
             pool.shutdown(wait=False, cancel_futures=True)
@@ -357,6 +367,7 @@ class AsyncClient(_Base):
     async def aclose(self) -> None:
         if self._http is not None:
             await self._http.aclose()
+            self._http = None
 
     async def __aenter__(self) -> AsyncClient:
         return self
@@ -377,7 +388,7 @@ class AsyncClient(_Base):
         request = self._build(input, model, stream, params)
         response = await self._send(request)
         try:
-            if not stream or "json" in response.headers.get("content-type", ""):
+            if not stream or _whole_body(response):
                 try:
                     body = await response.aread()
                 except httpx.HTTPError as e:
@@ -398,7 +409,7 @@ class AsyncClient(_Base):
                 error = self._transport_error(e)
                 error.__cause__ = e
             else:
-                if response.status_code < 400:
+                if response.status_code < 300:
                     return response
                 try:
                     body = await response.aread()
@@ -468,6 +479,23 @@ def _timeout(value: float | httpx.Timeout | None) -> httpx.Timeout:
     if isinstance(value, (int, float)) and value > 0:
         return httpx.Timeout(float(value), connect=min(float(value), 10.0))
     raise ConfigurationError(f"timeout must be a positive number of seconds or an httpx.Timeout, not {value!r}")
+
+
+_HINTS = {
+    "previous_response_not_found": "The conversation's earlier answer is gone (the server may have restarted); start the chat again with `%haoee reset NAME`",
+    "model_not_found": "Check the model name (`%haoee models` lists them)",
+    "404": "Check the base URL (HAOEE_BASE_URL, e.g. https://maas.haoee.com/v1) and the model name",
+    "301": "Set HAOEE_BASE_URL to the address the server redirects to",
+    "302": "Set HAOEE_BASE_URL to the address the server redirects to",
+    "307": "Set HAOEE_BASE_URL to the address the server redirects to",
+    "308": "Set HAOEE_BASE_URL to the address the server redirects to",
+}
+
+
+def _whole_body(response: httpx.Response) -> bool:
+    """A stream request answered with a whole body: JSON from a relay, or an HTML page."""
+    content_type = response.headers.get("content-type", "").lower()
+    return "json" in content_type or "html" in content_type
 
 
 def _has_request(error: httpx.HTTPError) -> bool:

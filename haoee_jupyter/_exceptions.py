@@ -125,6 +125,8 @@ class APITimeoutError(APIConnectionError):
 
 class APIStatusError(HaoeeError):
     default_hint = "Check the request and run it again"
+    #: Seconds the server asked us to wait (its ``Retry-After`` header), if it said.
+    retry_after: float | None = None
 
 
 class BadRequestError(APIStatusError):
@@ -132,7 +134,7 @@ class BadRequestError(APIStatusError):
 
 
 class NotFoundError(BadRequestError):
-    default_hint = "Check the model name (`%haoee models` lists them) or the id you referred to"
+    default_hint = "Check the model name (`%haoee models` lists them) and the base URL (HAOEE_BASE_URL)"
 
 
 class AuthenticationError(APIStatusError):
@@ -145,8 +147,6 @@ class PermissionDeniedError(APIStatusError):
 
 class RateLimitError(APIStatusError):
     default_hint = "Wait a moment and run it again, or lower the concurrency; check your quota if it persists"
-    #: Seconds the server asked us to wait (its ``Retry-After`` header), if it said.
-    retry_after: float | None = None
 
 
 class ServerError(APIStatusError):

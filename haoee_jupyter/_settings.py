@@ -18,6 +18,8 @@ from ._exceptions import ConfigurationError, InsecureTransportError, MissingAPIK
 DEFAULT_BASE_URL = "https://maas.haoee.com/v1"
 DEFAULT_MODEL = "gpt-4.1"
 
+_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff"), None)
+
 #: Session-wide settings the notebook layer sets (keys: api_key, base_url, model).
 #: Empty or missing values fall through to the environment.
 session: dict[str, Any] = {}
@@ -35,6 +37,14 @@ def resolve_api_key(explicit: str | None = None) -> str:
     key = _first(explicit, session.get("api_key"), os.environ.get("HAOEE_API_KEY"))
     if key is None:
         raise MissingAPIKeyError("No Haoee API key is set")
+    # Keys pasted from web pages can carry invisible characters that no HTTP header can carry.
+    key = key.translate(_INVISIBLE).strip()
+    bare = key[7:].strip() if key.lower().startswith("bearer ") else key
+    if not bare or not bare.isascii() or not bare.isprintable() or any(c.isspace() for c in bare):
+        raise ConfigurationError(
+            "The API key contains characters an HTTP header cannot carry (non-ASCII letters or spaces)",
+            hint="Copy the key again from your Haoee account page and set it anew (HAOEE_API_KEY or `%haoee key`)",
+        )
     return key
 
 
@@ -55,8 +65,9 @@ def resolve_base_url(explicit: str | None = None) -> str:
             f"The base URL {raw!r} is not an http(s) URL",
             hint="Set HAOEE_BASE_URL to something like https://maas.haoee.com/v1",
         )
-    path = parts.path.rstrip("/")
-    if not re.search(r"/v\d+$", path):
+    path = re.sub(r"/responses$", "", parts.path.rstrip("/"))  # a pasted endpoint URL
+    # Add the API's /v1 unless the path names a version already (a relay's /api/v2/openai).
+    if not re.search(r"/v\d+(/|$)", path):
         path += "/v1"
     return f"{parts.scheme}://{parts.netloc}{path}"
 
@@ -106,6 +117,15 @@ def redact(text: str, secret: str | None) -> str:
     if not secret:
         return text
     bare = secret[7:].strip() if secret.lower().startswith("bearer ") else secret.strip()
-    if len(bare) >= 6 and bare in text:
-        text = text.replace(bare, mask(bare))
+    if len(bare) < 6:
+        return text
+    text = text.replace(bare, mask(bare))
+    # A truncated excerpt may hold only the key's beginning: hide any run of 8+ of its first characters.
+    start = text.find(bare[:8])
+    while start != -1:
+        end = start + 8
+        while end < len(text) and end - start < len(bare) and text[end] == bare[end - start]:
+            end += 1
+        text = text[:start] + "…" + text[end:]
+        start = text.find(bare[:8])
     return text

@@ -41,6 +41,7 @@ from haoee_jupyter import (
     MissingAPIKeyError,
     NotFoundError,
     PermissionDeniedError,
+    ProtocolError,
     RateLimitError,
     Response,
     ServerError,
@@ -1020,3 +1021,82 @@ def test_huge_indexes_do_not_exhaust_memory(http_server):
         """
     )
     assert out == "HaoeeError"
+
+
+# --- review follow-ups: odd keys and models, redirects, pages, hints, URLs -----------------
+
+
+def test_a_key_cut_by_an_excerpt_is_still_hidden(http_server):
+    http_server.add(status=400, body=b"Bad key: " + b"y" * 140 + KEY.encode(), content_type="text/plain")
+    with pytest.raises(BadRequestError) as caught:
+        Client(api_key=KEY, base_url=http_server.url, max_retries=0).respond("hi")
+    shown = str(caught.value) + repr(caught.value) + str(caught.value.body)
+    assert KEY[:8] not in shown
+
+
+def test_invisible_characters_around_a_pasted_key_are_dropped(http_server):
+    http_server.add(ok(http_server))
+    Client(api_key="\u200b" + KEY + "\ufeff ", base_url=http_server.url).respond("hi")
+    assert http_server.requests[0].headers["authorization"] == f"Bearer {KEY}"
+
+
+@pytest.mark.parametrize("key", ["ключ-0123456789", "sk-abc def-0123456789"])
+def test_a_key_no_header_can_carry_is_a_configuration_error(http_server, key):
+    with pytest.raises(ConfigurationError) as caught:
+        Client(api_key=key, base_url=http_server.url).respond("hi")
+    assert "key" in str(caught.value) and key not in str(caught.value)
+    assert not http_server.requests
+
+
+@pytest.mark.parametrize("model", ["模型", "bad\nname", "two words"])
+def test_a_model_name_no_header_can_carry_is_a_configuration_error(http_server, model):
+    with pytest.raises(ConfigurationError, match="model name"):
+        Client(api_key=KEY, base_url=http_server.url).respond("hi", model=model)
+    assert not http_server.requests
+
+
+def test_an_html_page_answering_a_stream_request_says_it_is_not_json(http_server):
+    http_server.add(status=200, body=b"<html><head><title>Login</title></head><body>Sign in</body></html>", content_type="text/html")
+    with pytest.raises(ProtocolError) as caught:
+        Client(api_key=KEY, base_url=http_server.url).respond("hi", stream=True)
+    assert "not JSON" in str(caught.value) and "Login" in str(caught.value)
+
+
+def test_a_redirect_is_an_error_that_names_where_to(http_server):
+    http_server.add(status=302, body=b"", headers={"Location": "https://elsewhere.example/v1/responses"})
+    with pytest.raises(APIStatusError) as caught:
+        Client(api_key=KEY, base_url=http_server.url, max_retries=0).respond("hi", stream=True)
+    assert "elsewhere.example" in str(caught.value) and "HAOEE_BASE_URL" in str(caught.value)
+
+
+def test_retry_after_is_honoured_on_503_too(http_server, sleeps):
+    http_server.add(http_server.Reply(503, b"busy", content_type="text/plain", headers={"Retry-After": "3"}), ok(http_server))
+    assert Client(api_key=KEY, base_url=http_server.url).respond("hi").text == "Hello."
+    assert sleeps == [3.0]
+
+
+def test_a_lost_conversation_hints_at_resetting_the_chat(http_server):
+    http_server.add(status=400, body=error_body("Previous response with id 'resp_x' not found.", "previous_response_not_found", param="previous_response_id"))
+    with pytest.raises(NotFoundError, match="%haoee reset"):
+        Client(api_key=KEY, base_url=http_server.url).respond("hi", previous_response_id="resp_x")
+
+
+@pytest.mark.parametrize(
+    "url,expected",
+    [
+        ("https://maas.haoee.com", "https://maas.haoee.com/v1"),
+        ("https://maas.haoee.com/v1/responses", "https://maas.haoee.com/v1"),
+        ("https://relay.example/api/v2/openai", "https://relay.example/api/v2/openai"),
+        ("https://relay.example/api/", "https://relay.example/api/v1"),
+    ],
+)
+def test_base_url_forms(url, expected):
+    assert Client(api_key=KEY, base_url=url).base_url == expected
+
+
+def test_a_closed_client_can_be_used_again(http_server):
+    http_server.add(ok(http_server))
+    client = Client(api_key=KEY, base_url=http_server.url)
+    client.respond("hi")
+    client.close()
+    assert client.respond("again").text == "Hello."
