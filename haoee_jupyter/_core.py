@@ -61,7 +61,8 @@ def build_body(prompt: str, options: Options, session: Session) -> dict[str, Any
         "temperature": options.temperature,
         "top_p": options.top_p,
         "max_output_tokens": options.max_output_tokens,
-        "reasoning": {"effort": options.reasoning} if options.reasoning else None,
+        # A summary too, so the model's reasoning can be shown (in a collapsed block).
+        "reasoning": {"effort": options.reasoning, "summary": "auto"} if options.reasoning else None,
         "tools": [{"type": "web_search"}] if options.web else None,
         "text": {"format": options.text_format} if options.text_format else None,
     }

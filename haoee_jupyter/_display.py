@@ -17,10 +17,11 @@ CURSOR = " ▍"
 
 def call_status(call: Call) -> str | None:
     """The footer's status word, when the call did not simply complete."""
+    kept = "partial answer kept" if call.answer else "nothing had arrived"
     if call.interrupted:
-        return "interrupted (partial answer kept)"
+        return f"interrupted ({kept})"
     if call.error is not None:
-        return "failed" if call.status == "failed" else "error (partial answer kept)" if call.answer else None
+        return f"{'failed' if call.status == 'failed' else 'error'} ({kept})"
     if call.cached:
         return "cached"
     return None
@@ -77,16 +78,29 @@ class NotebookView:
 
 
 class TerminalView:
-    """In terminal IPython: print the text as it streams, then a one-line footer."""
+    """In terminal IPython: print the text as it streams, then what the stream did not carry
+    (refusal, sources, why it stopped) and a one-line footer."""
 
     def __init__(self, fmt: str = "markdown") -> None:
-        self.printed = 0
+        self.fmt = fmt
+        self.printed = ""
 
     def update(self, call: Call, final: bool) -> None:
-        text = call.answer if final else call.text
-        if len(text) > self.printed and text.startswith(text[: self.printed]):
-            sys.stdout.write(text[self.printed :])
-            self.printed = len(text)
+        text = call.text
+        if final:
+            text = body_plain(call.response, call.answer) or call.answer
+            if call.response is not None and not text and call.response.status == "incomplete":
+                text = f"(no text; stopped: {call.response.incomplete_reason})"
+            if self.fmt == "json" and call.answer:
+                try:
+                    text = json.dumps(parse_json(call.answer), indent=2, ensure_ascii=False)
+                except ValueError:
+                    pass
+        if text.startswith(self.printed):
+            sys.stdout.write(text[len(self.printed) :])
+        else:  # the final rendering differs from what streamed (e.g. pretty JSON): print it whole
+            sys.stdout.write("\n" + text)
+        self.printed = text
         if final:
             facts = footer_facts(call.response, model=call.model, latency=call.latency, status=call_status(call))
             sys.stdout.write(f"\n[{' · '.join(facts)}]\n")

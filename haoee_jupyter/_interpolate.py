@@ -3,8 +3,9 @@
 A reference is a name followed by attributes, literal subscripts or calls with literal
 arguments: ``{topic}``, ``{row.title}``, ``{cfg['lang']}`` (or ``{cfg[lang]}`` as in
 ``str.format``), ``{In[3]}``, ``{df.head()}``.
-Other braces (code, JSON, set literals, LaTeX such as ``\\frac{a}{b}``) are left as they are;
-``{{name}}`` gives a literal ``{name}``.
+Other braces (JSON, set literals, LaTeX such as ``\\frac{a}{b}``) are left as they are, and so
+is everything inside Markdown code (fenced blocks and `inline code`), where braces are the
+code's own; ``{{name}}`` gives a literal ``{name}``.
 """
 
 from __future__ import annotations
@@ -17,6 +18,14 @@ from typing import Any
 _REF = r"[A-Za-z_]\w*(?:\s*(?:\.\s*[A-Za-z_]\w*|\[[^\[\]{}\n]*\]|\([^(){}\n]*\)))*"
 # Braces right after a word, backslash command, ^, _, $ or } are LaTeX or shell, not ours.
 _PATTERN = re.compile(r"\{\{\s*(" + _REF + r")\s*\}\}|(?<![\w\\^_$}])\{\s*(" + _REF + r")\s*\}(?!\})")
+
+
+# Markdown code: a fenced block (to its closing fence, or the end), or an inline code span.
+_CODE = re.compile(
+    r"^[ \t]*(?P<fence>`{3,}|~{3,})[^\n]*(?:\n.*?(?:^[ \t]*(?P=fence)[ \t]*$|\Z)|\Z)"
+    r"|(?P<ticks>`+)[^`\n](?:[^\n]*?[^`\n])?(?P=ticks)(?!`)",
+    re.M | re.S,
+)
 
 
 class InterpolationError(Exception):
@@ -81,4 +90,8 @@ def interpolate(template: str, namespace: Mapping[str, Any]) -> str:
             raise InterpolationError(f"{{{expression.strip()}}} could not be filled: {type(e).__name__}: {e}") from e
         return str(value)
 
-    return _PATTERN.sub(fill, template)
+    pieces, last = [], 0
+    for code in _CODE.finditer(template):
+        pieces += [_PATTERN.sub(fill, template[last : code.start()]), code.group(0)]
+        last = code.end()
+    return "".join(pieces) + _PATTERN.sub(fill, template[last:])

@@ -10,7 +10,7 @@ from typing import Any
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
-from traitlets import Bool, Enum, Float, Int, Unicode, observe
+from traitlets import Bool, Enum, Float, Int, TraitError, Unicode, observe, validate
 
 from . import _settings
 from ._core import REASONING_EFFORTS, Interrupted, Options, build_body, run
@@ -18,7 +18,7 @@ from ._display import FORMATS, NotebookView, TerminalView, extract_code, in_term
 from ._exceptions import HaoeeError
 from ._inputs import InputError, image_url, schema_format
 from ._interpolate import InterpolationError, interpolate
-from ._session import Chat, Session
+from ._session import Call, Chat, Session
 
 SUBCOMMANDS = ("config", "key", "usage", "models", "offline", "form", "chats", "reset", "error", "help")
 
@@ -93,10 +93,30 @@ class Haoee(Magics):
     max_retries = Int(2, help="Retries on 429, 5xx and connection failures (never once an answer has begun).").tag(config=True)
     updates_per_second = Float(10.0, help="How often a streaming answer is re-rendered.").tag(config=True)
 
+    @validate("timeout", "connect_timeout", "updates_per_second")
+    def _positive(self, proposal: Any) -> float:
+        if proposal["value"] <= 0:
+            raise TraitError(f"Haoee.{proposal['trait'].name} must be more than 0, not {proposal['value']}")
+        return float(proposal["value"])
+
+    @validate("temperature")
+    def _temperature(self, proposal: Any) -> float | None:
+        if proposal["value"] is not None and not 0 <= proposal["value"] <= 2:
+            raise TraitError(f"Haoee.temperature must be from 0 to 2 (or None for the model's default), not {proposal['value']}")
+        return proposal["value"]  # type: ignore[no-any-return]
+
+    @validate("max_output_tokens", "max_retries")
+    def _counts(self, proposal: Any) -> int | None:
+        value, name = proposal["value"], proposal["trait"].name
+        least = 1 if name == "max_output_tokens" else 0
+        if value is not None and value < least:
+            raise TraitError(f"Haoee.{name} must be {least} or more, not {value}")
+        return value  # type: ignore[no-any-return]
+
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
+        self._clients: dict[str, Any] = {}  # before super().__init__: loading config fires observers
         super().__init__(shell=shell, **kwargs)
         self.session = Session()
-        self._clients: dict[str, Any] = {}
         self.offline_server: Any = None
         self._before_offline: tuple[str, str] | None = None
         for name in ("model", "api_key", "base_url"):
@@ -160,8 +180,11 @@ class Haoee(Magics):
         return self._ask(line, cell)
 
     def _parse(self, line: str) -> argparse.Namespace:
-        try:  # shell quoting, as shlex.quote writes it (IPython's arg_split would keep the quotes)
-            return self.haoee.parser.parse_args(shlex.split(line))  # type: ignore[attr-defined, no-any-return]
+        try:
+            # Shell quoting, but backslashes kept, so a Windows path (--image C:\\me\\cat.png) survives.
+            lexer = shlex.shlex(line, posix=True)
+            lexer.whitespace_split, lexer.escape = True, ""
+            return self.haoee.parser.parse_args(list(lexer))  # type: ignore[attr-defined, no-any-return]
         except (UsageError, ValueError) as e:  # ValueError: an unclosed quote
             raise UsageError(f"{e} (see %%haoee? for all options)") from e
 
@@ -212,17 +235,18 @@ class Haoee(Magics):
                 namespace=self.namespace, chat=options.chat, per_second=self.updates_per_second,
             )
         except Interrupted as stop:
-            if args.out:
+            if args.out and stop.call.answer:
                 self.namespace[args.out] = stop.call.answer
             raise
-        if args.out:
+        if args.out and (call.answer or call.error is None):  # a failure with nothing received leaves it as it was
             self.namespace[args.out] = call.answer
         if call.error is not None:
             raise call.error
-        self._post_process(call.answer, fmt, schema_parser, args.out)
+        self._post_process(call, fmt, schema_parser, args.out)
         return None
 
-    def _post_process(self, text: str, fmt: str, schema_parser: Any, out: str | None) -> None:
+    def _post_process(self, call: Call, fmt: str, schema_parser: Any, out: str | None) -> None:
+        text = call.answer
         if fmt == "code":
             code = extract_code(text)
             if code and self.shell is not None:
@@ -232,6 +256,10 @@ class Haoee(Magics):
                 value = schema_parser(text) if schema_parser is not None else parse_json(text)
             except Exception as e:  # json.JSONDecodeError or pydantic.ValidationError
                 kept = f"; the text is kept in {out}" if out else "; the text is kept in haoee_response.text"
+                if call.response is not None and call.response.status == "incomplete":
+                    raise UsageError(
+                        f"The answer was cut off ({call.response.incomplete_reason}) before its JSON was complete{kept}. Raise --max-tokens and run it again"
+                    ) from e
                 raise UsageError(f"The answer is not the JSON asked for ({type(e).__name__}: {str(e).splitlines()[0]}){kept}. Ask for JSON only, or use --schema") from e
             if out:
                 self.namespace[out] = value
@@ -303,6 +331,9 @@ def unload(ipython: Any) -> None:
             ipython.magics_manager.magics[kind].pop("haoee", None)
         if getattr(magics, "offline_server", None) is not None:
             magics.offline_server.stop()
+        # Leave no trace: a plain Client() afterwards reads the environment again.
+        for name in ("model", "api_key", "base_url"):
+            _settings.session.pop(name, None)
 
 
 def magics_for(shell: Any) -> Haoee:

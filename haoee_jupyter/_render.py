@@ -19,7 +19,7 @@ def body_markdown(response: Response | None, text: str = "") -> str:
     if response is not None:
         text = response.text or text
         if response.reasoning:
-            summary = " ".join(response.reasoning)
+            summary = "\n\n".join(response.reasoning)
             parts.append(f"<details><summary>Reasoning</summary>\n\n{summary}\n\n</details>\n")
         if response.refusal:
             parts.append(f"> **The model refused:** {response.refusal}\n")
@@ -30,6 +30,9 @@ def body_markdown(response: Response | None, text: str = "") -> str:
     if response is not None and response.citations:
         links = "\n".join(f"{i}. [{_link_text(c.title or c.url)}]({c.url})" for i, c in enumerate(response.citations, 1))
         parts.append(f"\n\n**Sources**\n\n{links}")
+    if response is not None and response.web_searches:
+        searched = "; ".join(response.web_searches)
+        parts.append(f"\n\n<sub>Searched the web for: {html.escape(searched)}</sub>")
     return "\n".join(parts)
 
 
@@ -77,6 +80,8 @@ def body_plain(response: Response | None, text: str = "") -> str:
     parts.append((response.text if response is not None else "") or text)
     if response is not None and response.citations:
         parts.append("Sources:\n" + "\n".join(f"  {i}. {c.title or c.url} <{c.url}>" for i, c in enumerate(response.citations, 1)))
+    if response is not None and response.web_searches:
+        parts.append("Searched the web for: " + "; ".join(response.web_searches))
     return "\n\n".join(part for part in parts if part)
 
 

@@ -63,7 +63,7 @@ class UsageTotal(Usage):
     """
 
     calls: int = 0
-    by_model: dict[str, Usage] = field(default_factory=dict)
+    by_model: dict[str, Usage] = field(default_factory=dict, compare=False, hash=False)
 
     def add(self, model: str, usage: Usage) -> UsageTotal:
         by_model = dict(self.by_model)
@@ -101,16 +101,17 @@ class Session:
         self.calls.append(call)
         if call.error is not None:
             self.last_error = call.error
+        # Every call counts, so the total's calls match %haoee usage (zero tokens when none came).
+        self.total = self.total.add(call.model or (call.response.model if call.response else ""), call.usage)
         if call.response is not None:
-            self.total = self.total.add(call.model or call.response.model, call.usage)
             chat = self.chats.get(call.chat or "")
             if chat is not None and call.response.id and call.status in ("completed", "incomplete"):
                 chat.last_response_id = call.response.id
                 chat.turns += 1
         if namespace is not None:
-            if call.response is not None:
-                namespace[RESPONSE_VAR] = call.response
-                namespace[USAGE_VAR] = call.usage
+            # None after a call that brought nothing back: never the previous cell's answer.
+            namespace[RESPONSE_VAR] = call.response
+            namespace[USAGE_VAR] = call.usage
             namespace[TOTAL_VAR] = self.total
 
     def usage_table(self) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import html
 import os
 import traceback
 from typing import TYPE_CHECKING, Any
@@ -20,23 +19,29 @@ if TYPE_CHECKING:
 
 def config(magics: Haoee, args: list[str]) -> None:
     """The settings in effect and where each comes from; the key masked."""
+    resolved = {"model": _settings.resolve_model, "base_url": _settings.resolve_base_url, "api_key": _settings.resolve_api_key}
     rows = []
-    for name, env, default in (
-        ("model", "HAOEE_MODEL", _settings.DEFAULT_MODEL),
-        ("base_url", "HAOEE_BASE_URL", _settings.DEFAULT_BASE_URL),
-        ("api_key", "HAOEE_API_KEY", ""),
-    ):
-        configured, from_env = str(getattr(magics, name) or ""), os.environ.get(env, "")
-        value, source = (configured, "%config Haoee." + name) if configured else (from_env, "$" + env) if from_env else (default, "default")
+    for name, env in (("model", "HAOEE_MODEL"), ("base_url", "HAOEE_BASE_URL"), ("api_key", "HAOEE_API_KEY")):
+        try:
+            value = resolved[name]()
+        except HaoeeError:
+            value = ""
+        source = "%config Haoee." + name if getattr(magics, name) else "$" + env if os.environ.get(env, "").strip() else "default"
         if magics.offline_server is not None and name in ("base_url", "api_key"):
             source = "%haoee offline"
-        shown = _settings.mask(value) if name == "api_key" else value or "(not set)"
-        rows.append((name, shown, source))
+        shown = _settings.mask(value) if name == "api_key" else value
+        rows.append((name, shown, source if value else "not set: run %haoee key" if name == "api_key" else source))
     for name in ("instructions", "temperature", "max_output_tokens", "stream", "format", "timeout", "connect_timeout", "max_retries", "updates_per_second"):
         rows.append((name, repr(getattr(magics, name)), "%config Haoee." + name))
-    markdown = "| setting | value | from |\n|---|---|---|\n" + "\n".join(f"| {n} | `{html.escape(v)}` | {s} |" for n, v, s in rows)
+    markdown = "| setting | value | from |\n|---|---|---|\n" + "\n".join(f"| {n} | {_code(v)} | {s} |" for n, v, s in rows)
     plain = "\n".join(f"{n:18} {v:40} {s}" for n, v, s in rows)
     magics._show(markdown, plain)
+
+
+def _code(value: str) -> str:
+    """A Markdown code span inside a table cell (no HTML escaping: entities would show literally)."""
+    value = value.replace("|", "\\|").replace("`", "'")
+    return f"`{value}`" if value else ""
 
 
 def key(magics: Haoee, args: list[str]) -> None:
@@ -70,11 +75,13 @@ def offline(magics: Haoee, args: list[str]) -> None:
     """Start the offline demo server in this kernel and point the session at it."""
     parser = argparse.ArgumentParser(prog="%haoee offline", add_help=False, exit_on_error=False)
     parser.add_argument("action", nargs="?", choices=["start", "stop"], default="start")
-    parser.add_argument("--latency-ms", type=int, default=None)
+    parser.add_argument("--latency-ms", type=float, default=None)
     try:
         options = parser.parse_args(args)
     except (argparse.ArgumentError, SystemExit) as e:
         raise UsageError("Usage: %haoee offline [--latency-ms N] | %haoee offline stop") from e
+    if options.latency_ms is not None and options.latency_ms < 0:
+        raise UsageError("--latency-ms must be 0 or more (milliseconds between streamed tokens)")
     if options.action == "stop":
         if magics.offline_server is None:
             print("The offline server is not running.")

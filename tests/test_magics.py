@@ -29,6 +29,7 @@ import pytest
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import CapturedIO, capture_output
+from traitlets import TraitError
 
 from haoee_jupyter import (
     APIConnectionError,
@@ -248,8 +249,8 @@ def test_updates_per_second_defaults_to_ten(magics: Any) -> None:
         ("--temperature 1.5", {"temperature": 1.5}),
         ("--top-p 0.5", {"top_p": 0.5}),
         ("--max-tokens 20", {"max_output_tokens": 20}),
-        ("--reasoning low", {"reasoning": {"effort": "low"}}),
-        ("--reasoning HIGH", {"reasoning": {"effort": "high"}}),
+        ("--reasoning low", {"reasoning": {"effort": "low", "summary": "auto"}}),
+        ("--reasoning HIGH", {"reasoning": {"effort": "high", "summary": "auto"}}),
         ("--web", {"tools": [{"type": "web_search"}]}),
     ],
 )
@@ -495,7 +496,7 @@ def test_dry_run_shows_the_request_and_sends_nothing(ip: InteractiveShell, offli
         "model": "gpt-5.2",
         "input": "Summarize gradient descent in one sentence.",
         "temperature": 0.2,
-        "reasoning": {"effort": "low"},
+        "reasoning": {"effort": "low", "summary": "auto"},
         "stream": True,
     }
     assert "```http" in final_bundle(captured)["text/markdown"]
@@ -1038,3 +1039,84 @@ def test_import_time_has_no_heavy_modules(tmp_path: Path) -> None:
     assert "haoee_jupyter" in imported
     for heavy in ("httpx", "IPython", "ipywidgets", "sqlite3", "traitlets"):
         assert heavy not in imported, f"import haoee_jupyter imported {heavy}"
+
+
+# --- review follow-ups ------------------------------------------------------------------------
+
+
+def test_braces_inside_markdown_code_are_the_codes_own(ip: InteractiveShell, offline_server: Any) -> None:
+    ip.user_ns.update(x=1, a=2, topic="entropy")
+    ask(ip, "", "Fix this:\n```python\nprint(f'{x} items')\nd = {a}\nprint(f'{undefined}')\n```\nand {topic}, not `{x}`")
+    sent = one_post(offline_server)["input"]
+    assert "print(f'{x} items')\nd = {a}\nprint(f'{undefined}')" in sent
+    assert "and entropy, not `{x}`" in sent
+
+
+def test_a_failure_with_nothing_received_never_leaves_the_previous_answer(ip: InteractiveShell) -> None:
+    ask(ip, "-o ans", "hello")
+    first = ip.user_ns["ans"]
+    assert first and ip.user_ns["haoee_response"] is not None
+    with pytest.raises(HaoeeError):
+        ask(ip, "-m fault-401 -o ans", "hello again")
+    assert ip.user_ns["haoee_response"] is None
+    assert ip.user_ns["haoee_usage"].total_tokens == 0
+    assert ip.user_ns["ans"] == first  # nothing arrived: --out left as it was
+
+
+def test_the_total_counts_every_call_the_usage_table_lists(ip: InteractiveShell, magics: Any) -> None:
+    ask(ip, "", "one")
+    with pytest.raises(HaoeeError):
+        ask(ip, "-m fault-500", "two")
+    total = ip.user_ns["haoee_usage_total"]
+    assert total.calls == len(magics.session.calls) == 2
+    assert "2 calls" in magics.session.usage_table()
+    hash(total)
+
+
+def test_json_cut_off_by_the_token_limit_says_so(ip: InteractiveShell) -> None:
+    ip.user_ns["schema"] = {"type": "object", "properties": {"items": {"type": "array", "items": {"type": "string"}}}, "required": ["items"]}
+    captured_error = None
+    try:
+        ask(ip, "--schema schema --max-tokens 16 -o parsed", "List every country")
+    except UsageError as e:
+        captured_error = str(e)
+    if captured_error is not None:  # the answer fit in 16 tokens otherwise; then there is nothing to report
+        assert "cut off" in captured_error and "--max-tokens" in captured_error
+
+
+def test_config_shows_values_without_html_entities(ip: InteractiveShell) -> None:
+    markdown = final_bundle(line_magic(ip, "config"))["text/markdown"]
+    assert "&#x27;" not in markdown and "`'markdown'`" in markdown
+    assert FAKE_KEY not in markdown and KEY_MIDDLE not in markdown
+
+
+def test_backslashes_in_option_values_survive(ip: InteractiveShell, tmp_path: Any) -> None:
+    with pytest.raises(UsageError, match=r"C:\\Users\\me\\cat\.png"):
+        ask(ip, r"--image C:\Users\me\cat.png", "What is in the picture?")
+
+
+@pytest.mark.parametrize("setting", ["timeout = 0", "connect_timeout = -1", "temperature = 5", "max_output_tokens = 0", "max_retries = -1", "updates_per_second = 0"])
+def test_bad_settings_are_refused(magics: Any, setting: str) -> None:
+    name, value = (part.strip() for part in setting.split("="))
+    before = getattr(magics, name)
+    with pytest.raises(TraitError):
+        setattr(magics, name, type(before)(value) if before is not None else float(value))
+    assert getattr(magics, name) == before
+
+
+def test_web_search_shows_what_was_searched(ip: InteractiveShell) -> None:
+    bundle = final_bundle(ask(ip, "--web", "Python release dates"))
+    assert "Searched the web for: Python release dates" in bundle["text/markdown"]
+    assert "Sources" in bundle["text/plain"] and "Searched the web for" in bundle["text/plain"]
+
+
+def test_unload_leaves_no_trace(ip: InteractiveShell, magics: Any) -> None:
+    line_magic(ip, "offline --latency-ms 0")
+    server = magics.offline_server
+    ip.run_line_magic("unload_ext", "haoee_jupyter")
+    try:
+        assert not server.running
+        assert not any(_settings.session.get(name) for name in ("model", "api_key", "base_url"))
+    finally:
+        magics.offline_server = None
+        ip.run_line_magic("load_ext", "haoee_jupyter")

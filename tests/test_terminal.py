@@ -73,3 +73,23 @@ def test_usage_error_is_one_line(tmp_path: Path, server: Any) -> None:
     assert "Traceback" not in output
     assert "UsageError: " in output and "--temperature must be from 0 to 2" in output
     assert server.requests == []
+
+
+def test_terminal_view_prints_what_the_stream_did_not_carry(capsys) -> None:
+    """A refusal, sources and why an empty answer stopped all reach a terminal, not only the text."""
+    import json
+    from pathlib import Path
+
+    from haoee_jupyter._display import TerminalView
+    from haoee_jupyter._models import Response
+    from haoee_jupyter._session import Call
+
+    fixtures = Path(__file__).parent / "fixtures" / "responses-api"
+    frames = [json.loads(line[6:]) for line in (fixtures / "11-openai-refusal.sse").read_text().splitlines() if line.startswith("data: ")]
+    refusal = Response(frames[-1]["response"])
+    web = Response(json.loads((fixtures / "05-openai-web-search.json").read_text()))
+    empty = Response({"status": "incomplete", "incomplete_details": {"reason": "max_output_tokens"}, "output": []})
+    for response, expected in ((refusal, "The model refused: " + (refusal.refusal or "")), (web, web.citations[0].url), (empty, "(no text; stopped: max_output_tokens)")):
+        call = Call(body={"model": "m"}, response=response, latency=0.1)
+        TerminalView().update(call, True)
+        assert expected in capsys.readouterr().out
