@@ -675,3 +675,11 @@ def test_cli_refuses_other_hosts() -> None:
     process = run_cli("--host", "0.0.0.0", "--port", "0")
     out, err = process.communicate(timeout=5)
     assert process.returncode == 2 and "loopback" in err
+
+
+def test_web_search_keeps_its_sources_under_brief_instructions(offline_server: OfflineServer) -> None:
+    body = {"model": "gpt-4.1", "input": "Python release dates", "instructions": "Be brief.", "tools": [{"type": "web_search"}]}
+    data = post(offline_server, body).json()
+    kinds = [item["type"] for item in data["output"]]
+    assert kinds == ["web_search_call", "message"]
+    assert data["output"][1]["content"][0]["annotations"]

@@ -290,11 +290,11 @@ def _web_search_answer(request: AnswerRequest) -> Answer:
 
 def compose_answer(request: AnswerRequest) -> Answer:
     """The Markdown answer for a request (text formats only; JSON formats are built elsewhere)."""
+    if request.web_search:  # sources matter more than brevity: a search answer keeps them
+        return _web_search_answer(request)
     brief = _brief_answer(request)
     if brief is not None:
         return brief
-    if request.web_search:
-        return _web_search_answer(request)
     return _plain_answer(request)
 
 
