@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -166,7 +165,6 @@ async def arun(
     chat: str | None = None,
     source: str = "form",
     per_second: float = 10.0,
-    on_done: Callable[[Call], Any] | None = None,
 ) -> Call:
     """The same as :func:`run`, awaited; cancelling the task stops it and keeps the partial text."""
     call = Call(body=body, source=source, chat=chat)
@@ -178,6 +176,4 @@ async def arun(
     except (HaoeeError, asyncio.CancelledError) as e:
         _absorb(call, e)
     _finish(call, session, namespace, view, started)
-    if on_done is not None:
-        on_done(call)
     return call

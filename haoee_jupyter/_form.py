@@ -27,7 +27,7 @@ from . import _settings
 from ._core import Options, arun, build_body
 from ._display import call_bundle
 from ._interpolate import InterpolationError, interpolate
-from ._magics import Haoee, _number, magics_for
+from ._magics import Haoee, _number, _whole_number, magics_for
 from ._session import Call
 
 __all__ = ["Form", "OutputView", "form"]
@@ -161,7 +161,7 @@ class Form(widgets.VBox):  # type: ignore[misc]
             model=self.model.value.strip() or None,
             instructions=self.instructions.value.strip() or None,
             temperature=_parse(self.temperature.value, _number("Temperature", 0, 2)),
-            max_output_tokens=_parse(self.max_tokens.value, _positive_int),
+            max_output_tokens=_parse(self.max_tokens.value, _whole_number("Max tokens")),
             web=self.web.value,
             stream=self.stream.value,
         )
@@ -321,16 +321,6 @@ def _parse(text: str, convert: Callable[[str], Any]) -> Any:
         return convert(text.strip())
     except argparse.ArgumentTypeError as e:
         raise FormError(f"{e}; fix it and press Run again.") from e
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"Max tokens must be a whole number, not {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"Max tokens must be 1 or more, not {text}")
-    return value
 
 
 # Runs in the browser as a trusted output of the form's hidden Output widget; `element` is that

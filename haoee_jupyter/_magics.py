@@ -49,14 +49,17 @@ def _number(name: str, low: float, high: float) -> Any:
     return convert
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--max-tokens must be a whole number, not {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"--max-tokens must be 1 or more, not {text}")
-    return value
+def _whole_number(name: str) -> Any:
+    def convert(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be a whole number, not {text!r}") from None
+        if value < 1:
+            raise argparse.ArgumentTypeError(f"{name} must be 1 or more, not {text}")
+        return value
+
+    return convert
 
 
 def _choice(name: str, choices: tuple[str, ...]) -> Any:
@@ -152,7 +155,7 @@ class Haoee(Magics):
     @argument("-i", "--instructions", help="System prompt for this cell.")
     @argument("-t", "--temperature", type=_number("--temperature", 0, 2), help="Sampling temperature, 0 to 2.")
     @argument("--top-p", type=_number("--top-p", 0, 1), help="Nucleus sampling, 0 to 1.")
-    @argument("--max-tokens", type=_positive_int, help="Limit the answer to this many tokens (max_output_tokens).")
+    @argument("--max-tokens", type=_whole_number("--max-tokens"), help="Limit the answer to this many tokens (max_output_tokens).")
     @argument("--reasoning", metavar="EFFORT", type=_choice("--reasoning", REASONING_EFFORTS), help="Reasoning effort: " + ", ".join(REASONING_EFFORTS) + ".")
     @argument("--no-stream", action="store_true", help="Wait for the whole answer instead of streaming it.")
     @argument("--web", action="store_true", help="Let the model search the web; its sources are listed under the answer.")
