@@ -14,7 +14,7 @@ from typing import Any, Union
 
 import httpx
 
-from . import _settings
+from . import __version__, _settings
 from ._exceptions import (
     APIConnectionError,
     APIStatusError,
@@ -34,7 +34,6 @@ from ._stream import SSEDecoder, StreamState, response_from_json
 
 __all__ = ["Client", "AsyncClient", "DEFAULT_TIMEOUT"]
 
-__version__ = "0.1.0"
 
 #: Connect quickly or fail; allow a long wait between bytes (reasoning models think silently).
 DEFAULT_TIMEOUT = httpx.Timeout(120.0, connect=10.0)

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ._exceptions import ProtocolError, ResponseFailedError
-from ._models import Response
+from ._models import Response, _int
 
 TERMINAL_EVENTS = frozenset({"response.completed", "response.incomplete", "response.failed"})
 
@@ -205,10 +205,6 @@ class StreamState:
         if response.status == "failed":
             raise _failed(self.error_event or response.error or {}, response)
         return response
-
-
-def _int(value: Any) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
 def _slot(owner: dict[str, Any], key: str, index: Any, blank: dict[str, Any]) -> dict[str, Any]:
