@@ -20,10 +20,13 @@ _REF = r"[A-Za-z_]\w*(?:\s*(?:\.\s*[A-Za-z_]\w*|\[[^\[\]{}\n]*\]|\([^(){}\n]*\))
 _PATTERN = re.compile(r"\{\{\s*(" + _REF + r")\s*\}\}|(?<![\w\\^_$}])\{\s*(" + _REF + r")\s*\}(?!\})")
 
 
-# Markdown code: a fenced block (to its closing fence, or the end), or an inline code span.
+# Markdown code, as CommonMark reads it: a fenced block (``` or ~~~, any info string; a backtick
+# fence's info string has no backticks) to a closing fence at least as long, or to the end; or an
+# inline code span, closed by the first backtick run of the same length, on the same line.
 _CODE = re.compile(
-    r"^[ \t]*(?P<fence>`{3,}|~{3,})[^\n]*(?:\n.*?(?:^[ \t]*(?P=fence)[ \t]*$|\Z)|\Z)"
-    r"|(?P<ticks>`+)[^`\n](?:[^\n]*?[^`\n])?(?P=ticks)(?!`)",
+    r"^[ \t]*(?P<ticks>`{3,})[^`\n]*(?:\n.*?(?:^[ \t]*(?P=ticks)`*[ \t]*$|\Z)|\Z)"
+    r"|^[ \t]*(?P<tildes>~{3,})[^\n]*(?:\n.*?(?:^[ \t]*(?P=tildes)~*[ \t]*$|\Z)|\Z)"
+    r"|(?<!`)(?P<span>`+)(?!`)[^\n]+?(?<!`)(?P=span)(?!`)",
     re.M | re.S,
 )
 

@@ -171,7 +171,8 @@ class Haoee(Magics):
         """Send the cell to the Haoee Responses API and show the answer as it streams.
 
         In the cell, {name}, {obj.attr}, {d['key']}, {In[3]}, {Out[3]} and {df.head()} are
-        filled from the notebook; other braces are left alone; {{name}} is a literal {name}.
+        filled from the notebook. Braces inside Markdown code (``` or ~~~ blocks, `inline` code)
+        are never filled, nor are other braces (JSON, LaTeX); {{name}} is a literal {name}.
         After each call: haoee_response, haoee_usage and haoee_usage_total hold the answer,
         its token usage and the session's running total.
 

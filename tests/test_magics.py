@@ -1052,6 +1052,25 @@ def test_braces_inside_markdown_code_are_the_codes_own(ip: InteractiveShell, off
     assert "and entropy, not `{x}`" in sent
 
 
+
+@pytest.mark.parametrize(
+    ("cell", "sent"),
+    [
+        ("Fix this:\n```python\nprint(f'{x} items')\nd = {a}\n```\nand {topic}", "Fix this:\n```python\nprint(f'{x} items')\nd = {a}\n```\nand entropy"),
+        ("~~~ {.python title='t'}\nf'{undefined}'\n~~~\n{topic}", "~~~ {.python title='t'}\nf'{undefined}'\n~~~\nentropy"),
+        ("````\n{undefined}\n`````\n{topic}", "````\n{undefined}\n`````\nentropy"),  # a longer fence closes it
+        ("````md\n```\n{undefined}\n```\n````\n{topic}", "````md\n```\n{undefined}\n```\n````\nentropy"),
+        ("a `{x}` b {topic} c `{a}`", "a `{x}` b entropy c `{a}`"),  # two spans, not one from first to last
+        ("``f'{undefined}'`` and ```{undefined}``` then {topic}", "``f'{undefined}'`` and ```{undefined}``` then entropy"),
+        ("Unclosed:\n```js\nconst o = {undefined};", "Unclosed:\n```js\nconst o = {undefined};"),
+        ("it's `{topic} without a closing backtick", "it's `entropy without a closing backtick"),
+    ],
+)
+def test_only_braces_outside_markdown_code_are_filled(ip: InteractiveShell, offline_server: Any, cell: str, sent: str) -> None:
+    ip.user_ns.update(x=1, a=2, topic="entropy")
+    ask(ip, "", cell)
+    assert one_post(offline_server)["input"] == sent
+
 def test_a_failure_with_nothing_received_never_leaves_the_previous_answer(ip: InteractiveShell) -> None:
     ask(ip, "-o ans", "hello")
     first = ip.user_ns["ans"]
