@@ -823,6 +823,36 @@ def test_real_sigint_during_a_stream(ip: InteractiveShell, magics: Any, offline_
     assert whole.startswith(partial) and len(partial) < len(whole)
 
 
+
+def test_interrupt_before_anything_arrived_keeps_nothing_stale(ip: InteractiveShell, magics: Any) -> None:
+    """A real SIGINT while a --no-stream request waits: nothing arrived, so nothing is kept."""
+    import signal
+
+    ask(ip, "-o ans", "hello")
+    first = ip.user_ns["ans"]
+    ip.run_line_magic("config", "Haoee.timeout = 5")
+    timer = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    try:
+        with capture_output() as captured, pytest.raises(KeyboardInterrupt) as info:
+            ip.run_cell_magic("haoee", "-m fault-stall --no-stream -o ans", "hello again")
+    finally:
+        timer.cancel()
+    assert ip.user_ns["haoee_response"] is None and ip.user_ns["haoee_usage"].total_tokens == 0
+    assert ip.user_ns["ans"] == first  # --out left as it was
+    assert final_bundle(captured)["text/plain"].splitlines()[-1].endswith("interrupted (nothing had arrived)]")
+    assert info.value._render_traceback_() == ["Interrupted: nothing had arrived yet."]
+    assert ip.user_ns["haoee_usage_total"].calls == 2 and [c.status for c in magics.session.calls] == ["completed", "interrupted"]
+
+
+@pytest.mark.parametrize(("model", "status"), [("fault-500", "error (nothing had arrived)"), ("fault-reset", "error (partial answer kept)"), ("fault-failed", "failed (nothing had arrived)")])
+def test_the_footer_says_whether_anything_was_kept(ip: InteractiveShell, model: str, status: str) -> None:
+    with capture_output() as captured, pytest.raises(HaoeeError):
+        ip.run_cell_magic("haoee", f"-m {model}", "Explain entropy")
+    final = final_bundle(captured)
+    assert final["text/plain"].splitlines()[-1].endswith(f" · {status}]")
+    assert status in final["text/markdown"]
+
 # --- variables -------------------------------------------------------------------------------
 
 
