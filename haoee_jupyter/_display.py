@@ -79,14 +79,18 @@ class NotebookView:
 
 class TerminalView:
     """In terminal IPython: print the text as it streams, then what the stream did not carry
-    (refusal, sources, why it stopped) and a one-line footer."""
+    (refusal, sources, why it stopped) and a one-line footer.
+
+    With ``-f json`` the object is printed once, pretty, at the end: a terminal cannot replace
+    the raw fragments a notebook shows while they stream.
+    """
 
     def __init__(self, fmt: str = "markdown") -> None:
         self.fmt = fmt
         self.printed = ""
 
     def update(self, call: Call, final: bool) -> None:
-        text = call.text
+        text = "" if self.fmt == "json" else call.text
         if final:
             text = body_plain(call.response, call.answer) or call.answer
             if call.response is not None and not text and call.response.status == "incomplete":

@@ -93,3 +93,47 @@ def test_terminal_view_prints_what_the_stream_did_not_carry(capsys) -> None:
         call = Call(body={"model": "m"}, response=response, latency=0.1)
         TerminalView().update(call, True)
         assert expected in capsys.readouterr().out
+
+
+def test_web_answer_prints_its_sources_once_after_the_streamed_text(tmp_path: Path, server: Any) -> None:
+    result = run_ipython(tmp_path, server, "%%haoee --web\nPython release dates")
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert out.count("## Offline demo: web search") == 1  # streamed once, not printed again at the end
+    sources = out.index("\nSources:\n  1. ")
+    assert out.index("citations**.") < sources < out.index("Searched the web for: Python release dates")
+    assert re.fullmatch(r"\[gpt-4\.1 · [\d,]+ in / [\d,]+ out tokens · \d+\.\d s\]", out.rstrip("\n").split("\n")[-1])
+
+
+def test_json_format_prints_the_parsed_json_pretty(tmp_path: Path, server: Any) -> None:
+    code = (
+        "schema = {'type': 'object', 'properties': {'name': {'type': 'string'}, 'size': {'type': 'integer'}}, 'required': ['name', 'size']}\n"
+        "get_ipython().run_cell_magic('haoee', '--schema schema -o obj', 'Describe a planet')\n"
+        "print('obj:', sorted(obj))"
+    )
+    result = run_ipython(tmp_path, server, code)
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.rstrip("\n").split("\n")
+    assert lines[-1] == "obj: ['name', 'size']"
+    start = lines.index("{")
+    assert start == 0  # no raw fragments before it
+    assert lines[start + 1].startswith('  "name": ') and lines[start + 3] == "}"  # indented, one key a line
+    assert lines[start + 4].startswith("[gpt-4.1 · ")
+
+
+def test_terminal_view_json_and_stream_then_final(capsys: Any) -> None:
+    """What streamed is not printed twice; -f json prints the object once, pretty, then the footer."""
+    from haoee_jupyter._display import TerminalView
+    from haoee_jupyter._session import Call
+
+    call = Call(body={"model": "m"}, latency=0.2)
+    view = TerminalView("json")
+    for delta in ('{"a":', ' [1, 2]}'):
+        call.text += delta
+        view.update(call, False)
+    view.update(call, True)
+    assert capsys.readouterr().out == '{\n  "a": [\n    1,\n    2\n  ]\n}\n[m · 0.2 s]\n'
+    call, view = Call(body={"model": "m"}, text="partial", interrupted=True), TerminalView()
+    view.update(call, False)
+    view.update(call, True)
+    assert capsys.readouterr().out == "partial\n[m · interrupted (partial answer kept)]\n"
