@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 import getpass
 import os
+import re
 import traceback
 from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
 
 from . import _settings
-from ._exceptions import HaoeeError
+from ._exceptions import HaoeeError, MissingAPIKeyError
 
 if TYPE_CHECKING:
     from ._magics import Haoee
@@ -19,18 +20,22 @@ if TYPE_CHECKING:
 
 def config(magics: Haoee, args: list[str]) -> None:
     """The settings in effect and where each comes from; the key masked."""
+    # The values the client will use come from _settings, the one place that resolves them.
     resolved = {"model": _settings.resolve_model, "base_url": _settings.resolve_base_url, "api_key": _settings.resolve_api_key}
     rows = []
     for name, env in (("model", "HAOEE_MODEL"), ("base_url", "HAOEE_BASE_URL"), ("api_key", "HAOEE_API_KEY")):
-        try:
-            value = resolved[name]()
-        except HaoeeError:
-            value = ""
         source = "%config Haoee." + name if getattr(magics, name) else "$" + env if os.environ.get(env, "").strip() else "default"
         if magics.offline_server is not None and name in ("base_url", "api_key"):
             source = "%haoee offline"
-        shown = _settings.mask(value) if name == "api_key" else value
-        rows.append((name, shown, source if value else "not set: run %haoee key" if name == "api_key" else source))
+        try:
+            value = resolved[name]()
+        except MissingAPIKeyError:
+            rows.append((name, "", "not set: run %haoee key"))
+            continue
+        except HaoeeError as e:  # set, but unusable (a URL that is not http, a key no header can carry)
+            rows.append((name, f"unusable: {e}", source))
+            continue
+        rows.append((name, _settings.mask(value) if name == "api_key" else value, source))
     for name in ("instructions", "temperature", "max_output_tokens", "stream", "format", "timeout", "connect_timeout", "max_retries", "updates_per_second"):
         rows.append((name, repr(getattr(magics, name)), "%config Haoee." + name))
     markdown = "| setting | value | from |\n|---|---|---|\n" + "\n".join(f"| {n} | {_code(v)} | {s} |" for n, v, s in rows)
@@ -39,9 +44,17 @@ def config(magics: Haoee, args: list[str]) -> None:
 
 
 def _code(value: str) -> str:
-    """A Markdown code span inside a table cell (no HTML escaping: entities would show literally)."""
-    value = value.replace("|", "\\|").replace("`", "'")
-    return f"`{value}`" if value else ""
+    """A Markdown code span for a table cell, showing the value exactly.
+
+    Not HTML-escaped (a code span would show the entities literally); a ``|`` would end the
+    cell, so it is escaped as GFM tables allow; backticks in the value get a longer fence.
+    """
+    if not value:
+        return ""
+    value = " ".join(value.splitlines()).replace("|", "\\|")
+    fence = "`" * (max((len(run) for run in re.findall("`+", value)), default=0) + 1)
+    pad = " " if value.startswith("`") or value.endswith("`") else ""
+    return f"{fence}{pad}{value}{pad}{fence}"
 
 
 def key(magics: Haoee, args: list[str]) -> None:

@@ -1141,6 +1141,36 @@ def test_config_shows_values_without_html_entities(ip: InteractiveShell) -> None
     assert FAKE_KEY not in markdown and KEY_MIDDLE not in markdown
 
 
+def _config_rows(ip: InteractiveShell) -> dict[str, tuple[str, str]]:
+    """%haoee config's Markdown table as {setting: (value cell, from cell)}; cells split on unescaped |."""
+    rows = {}
+    for line in final_bundle(line_magic(ip, "config"))["text/markdown"].splitlines()[2:]:
+        cells = [cell.strip() for cell in re.split(r"(?<!\\)\|", line)[1:-1]]
+        assert len(cells) == 3, line
+        rows[cells[0]] = (cells[1], cells[2])
+    return rows
+
+
+def test_config_shows_values_exactly_in_code_spans(ip: InteractiveShell, offline_server: Any) -> None:
+    ip.run_line_magic("config", "Haoee.instructions = 'Use `code` | pipes & <tags>'")
+    rows = _config_rows(ip)
+    assert rows["instructions"] == ("``'Use `code` \\| pipes & <tags>'``", "%config Haoee.instructions")
+    assert rows["format"] == ("`'markdown'`", "%config Haoee.format")
+
+
+def test_config_shows_the_resolved_values(ip: InteractiveShell, magics: Any, offline_server: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    ip.run_line_magic("config", f"Haoee.base_url = {offline_server.url + '/responses/'!r}")  # a pasted endpoint URL
+    monkeypatch.setenv("HAOEE_MODEL", "env-model")
+    rows = _config_rows(ip)
+    assert rows["base_url"] == (f"`{offline_server.url}`", "%config Haoee.base_url")  # as the client will use it
+    assert rows["model"] == ("`env-model`", "$HAOEE_MODEL")
+    ip.run_line_magic("config", "Haoee.base_url = 'ftp://example.com'")
+    value, source = _config_rows(ip)["base_url"]
+    assert value.startswith("`unusable: The base URL 'ftp://example.com' is not an http(s) URL") and source == "%config Haoee.base_url"
+    ip.run_line_magic("config", "Haoee.api_key = ''")
+    assert _config_rows(ip)["api_key"] == ("", "not set: run %haoee key")
+
+
 def test_backslashes_in_option_values_survive(ip: InteractiveShell, tmp_path: Any) -> None:
     with pytest.raises(UsageError, match=r"C:\\Users\\me\\cat\.png"):
         ask(ip, r"--image C:\Users\me\cat.png", "What is in the picture?")
