@@ -185,9 +185,10 @@ class Haoee(Magics):
 
     def _parse(self, line: str) -> argparse.Namespace:
         try:
-            # Shell quoting, but backslashes kept, so a Windows path (--image C:\\me\\cat.png) survives.
+            # Shell quoting, but backslashes kept, so a Windows path (--image C:\\me\\cat.png) survives;
+            # and no comments, as in shlex.split, so in -i C# -t 0 the # and what follows are kept.
             lexer = shlex.shlex(line, posix=True)
-            lexer.whitespace_split, lexer.escape = True, ""
+            lexer.whitespace_split, lexer.escape, lexer.commenters = True, "", ""
             return self.haoee.parser.parse_args(list(lexer))  # type: ignore[attr-defined, no-any-return]
         except (UsageError, ValueError) as e:  # ValueError: an unclosed quote
             raise UsageError(f"{e} (see %%haoee? for all options)") from e

@@ -1176,6 +1176,24 @@ def test_backslashes_in_option_values_survive(ip: InteractiveShell, tmp_path: An
         ask(ip, r"--image C:\Users\me\cat.png", "What is in the picture?")
 
 
+@pytest.mark.parametrize(
+    ("option", "sent"),
+    [
+        ('"don\'t"', "don't"),
+        ("'a \"b\"'", 'a "b"'),
+        ("'It'\"'\"'s \"both\"'", 'It\'s "both"'),
+        (r'"C:\temp\new"', r"C:\temp\new"),
+        (r"C:\temp\new", r"C:\temp\new"),
+        (r"'\n stays \t'", r"\n stays \t"),
+        ("C#", "C#"),  # not a comment
+    ],
+)
+def test_option_quoting_is_posix_with_backslashes_kept(ip: InteractiveShell, offline_server: Any, option: str, sent: str) -> None:
+    ask(ip, f"-i {option} -t 0.5", "hi")
+    assert one_post(offline_server)["instructions"] == sent
+    assert one_post(offline_server)["temperature"] == 0.5  # nothing after the value was lost
+
+
 @pytest.mark.parametrize("setting", ["timeout = 0", "connect_timeout = -1", "temperature = 5", "max_output_tokens = 0", "max_retries = -1", "updates_per_second = 0"])
 def test_bad_settings_are_refused(magics: Any, setting: str) -> None:
     name, value = (part.strip() for part in setting.split("="))
