@@ -98,8 +98,8 @@ class Haoee(Magics):
 
     @validate("timeout", "connect_timeout", "updates_per_second")
     def _positive(self, proposal: Any) -> float:
-        if proposal["value"] <= 0:
-            raise TraitError(f"Haoee.{proposal['trait'].name} must be more than 0, not {proposal['value']}")
+        if not proposal["value"] > 0:  # also refuses nan
+            raise TraitError(f"Haoee.{proposal['trait'].name} must be a number more than 0, not {proposal['value']}")
         return float(proposal["value"])
 
     @validate("temperature")

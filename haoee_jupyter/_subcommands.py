@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import math
 import os
 import re
 import traceback
@@ -93,8 +94,8 @@ def offline(magics: Haoee, args: list[str]) -> None:
         options = parser.parse_args(args)
     except (argparse.ArgumentError, SystemExit) as e:
         raise UsageError("Usage: %haoee offline [--latency-ms N] | %haoee offline stop") from e
-    if options.latency_ms is not None and options.latency_ms < 0:
-        raise UsageError("--latency-ms must be 0 or more (milliseconds between streamed tokens)")
+    if options.latency_ms is not None and not 0 <= options.latency_ms < math.inf:  # also nan
+        raise UsageError(f"--latency-ms must be 0 or more (milliseconds between streamed tokens), not {options.latency_ms:g}")
     if options.action == "stop":
         if magics.offline_server is None:
             print("The offline server is not running.")
@@ -113,7 +114,7 @@ def offline(magics: Haoee, args: list[str]) -> None:
         magics.offline_server.latency_ms = options.latency_ms
     magics.base_url, magics.api_key = magics.offline_server.url, "offline-demo"
     print(
-        f"Offline demo server at {magics.offline_server.url} ({magics.offline_server.latency_ms} ms per token); "
+        f"Offline demo server at {magics.offline_server.url} ({magics.offline_server.latency_ms:g} ms per token); "
         "this session now uses it, no key needed. `%haoee offline stop` goes back."
     )
 

@@ -1203,6 +1203,45 @@ def test_bad_settings_are_refused(magics: Any, setting: str) -> None:
     assert getattr(magics, name) == before
 
 
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ("timeout = 0", "Haoee.timeout must be a number more than 0, not 0"),
+        ("connect_timeout = -1", "Haoee.connect_timeout must be a number more than 0, not -1"),
+        ("timeout = float('nan')", "Haoee.timeout must be a number more than 0, not nan"),
+        ("temperature = 2.5", "Haoee.temperature must be from 0 to 2 (or None for the model's default), not 2.5"),
+        ("max_output_tokens = 0", "Haoee.max_output_tokens must be 1 or more, not 0"),
+        ("max_retries = -1", "Haoee.max_retries must be 0 or more, not -1"),
+        ("updates_per_second = 0", "Haoee.updates_per_second must be a number more than 0, not 0"),
+    ],
+)
+def test_a_bad_config_value_says_the_allowed_range(ip: InteractiveShell, magics: Any, caplog: pytest.LogCaptureFixture, setting: str, message: str) -> None:
+    name, value = (part.strip() for part in setting.split("="))
+    before = getattr(magics, name)
+    ip.run_line_magic("config", f"Haoee.{setting}")  # %config reports the TraitError as a logged error
+    assert getattr(magics, name) == before
+    assert any(record.getMessage().startswith(message) for record in caplog.records), caplog.text
+    with pytest.raises(TraitError, match=re.escape(message)):
+        setattr(magics, name, eval(value))
+    assert getattr(magics, name) == before
+
+
+@pytest.mark.parametrize("setting", ["temperature = None", "temperature = 0", "temperature = 2", "max_output_tokens = None", "max_output_tokens = 1", "max_retries = 0", "timeout = 0.5"])
+def test_edge_config_values_are_accepted(ip: InteractiveShell, magics: Any, setting: str) -> None:
+    name, value = (part.strip() for part in setting.split("="))
+    ip.run_line_magic("config", f"Haoee.{setting}")
+    assert getattr(magics, name) == eval(value)
+
+
+def test_offline_latency_accepts_fractions_and_refuses_negatives(ip: InteractiveShell, magics: Any) -> None:
+    assert "(2.5 ms per token)" in line_magic(ip, "offline --latency-ms 2.5").stdout
+    assert magics.offline_server.latency_ms == 2.5
+    for bad in ("-1", "nan", "inf"):
+        with pytest.raises(UsageError, match=r"--latency-ms must be 0 or more \(milliseconds between streamed tokens\), not "):
+            line_magic(ip, f"offline --latency-ms {bad}")
+    assert magics.offline_server.latency_ms == 2.5
+
+
 def test_web_search_shows_what_was_searched(ip: InteractiveShell) -> None:
     bundle = final_bundle(ask(ip, "--web", "Python release dates"))
     assert "Searched the web for: Python release dates" in bundle["text/markdown"]
