@@ -1248,6 +1248,37 @@ def test_web_search_shows_what_was_searched(ip: InteractiveShell) -> None:
     assert "Sources" in bundle["text/plain"] and "Searched the web for" in bundle["text/plain"]
 
 
+def test_reasoning_asks_for_a_summary_and_shows_it_folded(ip: InteractiveShell, offline_server: Any) -> None:
+    bundle = final_bundle(ask(ip, "--reasoning low -m gpt-5.2", "Why is the sky blue?"))
+    assert one_post(offline_server)["reasoning"] == {"effort": "low", "summary": "auto"}
+    summary = ip.user_ns["haoee_response"].reasoning
+    assert summary and summary[0]
+    markdown = bundle["text/markdown"]
+    assert markdown.startswith(f"<details><summary>Reasoning</summary>\n\n{summary[0]}\n\n</details>\n")
+
+
+def test_summary_parts_are_paragraphs_and_searches_are_listed(ip: InteractiveShell, http_server: Any) -> None:
+    answer = {
+        "id": "resp_r", "object": "response", "status": "completed", "model": "canned-model",
+        "output": [
+            {"type": "reasoning", "id": "rs_1", "summary": [{"type": "summary_text", "text": "**First** part."}, {"type": "summary_text", "text": "Second part."}]},
+            {"type": "web_search_call", "id": "ws_1", "status": "completed", "action": {"type": "search", "queries": ["q one", "q <two>"]}},
+            {"type": "message", "id": "msg_1", "role": "assistant", "status": "completed", "content": [{
+                "type": "output_text", "text": "See here.",
+                "annotations": [{"type": "url_citation", "start_index": 4, "end_index": 8, "url": "https://example.org/a", "title": "A page"}],
+            }]},
+        ],
+        "usage": {"input_tokens": 3, "output_tokens": 5, "total_tokens": 8},
+    }
+    http_server.add(body=json.dumps(answer).encode())
+    ip.run_line_magic("config", f"Haoee.base_url = {http_server.url!r}")
+    bundle = final_bundle(ask(ip, "--web --reasoning low"))
+    markdown, plain = bundle["text/markdown"], bundle["text/plain"]
+    assert "<summary>Reasoning</summary>\n\n**First** part.\n\nSecond part.\n\n</details>" in markdown
+    assert markdown.index("See here.") < markdown.index("1. [A page](https://example.org/a)") < markdown.index("<sub>Searched the web for: q one; q &lt;two&gt;</sub>")
+    assert plain.index("Sources:\n  1. A page <https://example.org/a>") < plain.index("Searched the web for: q one; q <two>")
+
+
 def test_unload_leaves_no_trace(ip: InteractiveShell, magics: Any) -> None:
     line_magic(ip, "offline --latency-ms 0")
     server = magics.offline_server
