@@ -683,3 +683,18 @@ def test_web_search_keeps_its_sources_under_brief_instructions(offline_server: O
     kinds = [item["type"] for item in data["output"]]
     assert kinds == ["web_search_call", "message"]
     assert data["output"][1]["content"][0]["annotations"]
+
+
+@pytest.mark.parametrize("instructions", ["Be brief.", "Keep it concise", "A short answer", "Answer in one word"])
+def test_a_brief_web_answer_is_brief_and_cited_streamed_or_not(offline_server: OfflineServer, instructions: str) -> None:
+    body = {"model": "gpt-4.1", "input": "Python release dates", "instructions": instructions, "tools": [{"type": "web_search"}]}
+    whole = post(offline_server, body).json()
+    search, message = whole["output"]
+    assert search["type"] == "web_search_call" and search["action"]["queries"] == ["Python release dates"]
+    part = message["content"][0]
+    assert whole["usage"]["output_tokens"] < 80  # brief, as instructed
+    check_citations(part["text"], part["annotations"])
+    streamed = stream_events(offline_server, body)
+    assert [e["annotation"] for e in streamed if e["type"] == "response.output_text.annotation.added"] == part["annotations"]
+    assert streamed[-1]["response"]["output"][1]["content"][0]["text"] == part["text"]  # deterministic
+    assert message_text(post(offline_server, body).json()) == part["text"]

@@ -270,6 +270,16 @@ def _web_search_answer(request: AnswerRequest) -> Answer:
     # Two or three sources, chosen by the prompt, so both cases show up in demos.
     sources = _SOURCES[: 2 + int(fingerprint(query), 16) % 2]
     builder = _TextBuilder()
+    wanted = request.instructions.lower()
+    if any(hint in wanted for hint in _ONE_WORD_HINTS + _BRIEF_HINTS):
+        # Brief as instructed, but still cited: the sources are what a search answer is for.
+        one_word = any(hint in wanted for hint in _ONE_WORD_HINTS)
+        builder.add("Offline" if one_word else f"_Offline demo, brief as instructed:_ “{excerpt(query, 60)}” has {len(sources)} sources")
+        for domain, url_template, site, _covers in sources:
+            builder.add(" ")
+            builder.add_link(domain, url_template.format(slug=slug), f"{excerpt(query, 60)} – {site}")
+        builder.add(".")
+        return builder.answer()
     builder.add(
         "## Offline demo: web search\n\n"
         "_Offline demo output: no search left this machine; the sources below are made-up "
@@ -290,7 +300,7 @@ def _web_search_answer(request: AnswerRequest) -> Answer:
 
 def compose_answer(request: AnswerRequest) -> Answer:
     """The Markdown answer for a request (text formats only; JSON formats are built elsewhere)."""
-    if request.web_search:  # sources matter more than brevity: a search answer keeps them
+    if request.web_search:  # a search answer keeps its sources, brief or not
         return _web_search_answer(request)
     brief = _brief_answer(request)
     if brief is not None:
