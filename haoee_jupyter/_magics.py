@@ -20,6 +20,8 @@ from ._inputs import InputError, image_url, schema_format
 from ._interpolate import InterpolationError, interpolate
 from ._session import Call, Chat, Session
 
+#: Settings the magics share with the client layer through ``_settings.session``.
+SHARED_SETTINGS = ("model", "api_key", "base_url")
 SUBCOMMANDS = ("config", "key", "usage", "models", "offline", "form", "chats", "reset", "error", "help")
 
 
@@ -117,15 +119,18 @@ class Haoee(Magics):
         return value  # type: ignore[no-any-return]
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
-        self._clients: dict[str, Any] = {}  # before super().__init__: loading config fires observers
+        # Before super().__init__, whose loading of config fires the observers: the clients they
+        # forget, and the session settings as they were, which unload restores.
+        self._clients: dict[str, Any] = {}
+        self._session_before = {name: _settings.session[name] for name in SHARED_SETTINGS if name in _settings.session}
         super().__init__(shell=shell, **kwargs)
         self.session = Session()
         self.offline_server: Any = None
         self._before_offline: tuple[str, str] | None = None
-        for name in ("model", "api_key", "base_url"):
+        for name in SHARED_SETTINGS:
             _settings.session[name] = str(getattr(self, name))
 
-    @observe("model", "api_key", "base_url")
+    @observe(*SHARED_SETTINGS)
     def _share_setting(self, change: Any) -> None:
         _settings.session[change["name"]] = str(change["new"] or "")
 
@@ -330,14 +335,24 @@ def load(ipython: Any) -> None:
 
 
 def unload(ipython: Any) -> None:
+    """Leave no trace: no magic, no offline server, no open client, and the session settings as
+    they were before loading, so a plain ``Client()`` afterwards reads the environment again."""
     magics = ipython.magics_manager.registry.pop("Haoee", None)
-    if magics is not None:
-        for kind in ("line", "cell"):
-            ipython.magics_manager.magics[kind].pop("haoee", None)
-        if getattr(magics, "offline_server", None) is not None:
-            magics.offline_server.stop()
-        # Leave no trace: a plain Client() afterwards reads the environment again.
-        for name in ("model", "api_key", "base_url"):
+    if magics is None:
+        return
+    for kind in ("line", "cell"):
+        ipython.magics_manager.magics[kind].pop("haoee", None)
+    if magics.offline_server is not None:
+        magics.offline_server.stop()
+        magics.offline_server = None
+    sync_client = magics._clients.pop("sync", None)
+    if sync_client is not None:
+        sync_client.close()
+    magics._clients.clear()  # an AsyncClient closes with its event loop; only the reference goes
+    for name in SHARED_SETTINGS:
+        if name in magics._session_before:
+            _settings.session[name] = magics._session_before[name]
+        else:
             _settings.session.pop(name, None)
 
 

@@ -1289,3 +1289,32 @@ def test_unload_leaves_no_trace(ip: InteractiveShell, magics: Any) -> None:
     finally:
         magics.offline_server = None
         ip.run_line_magic("load_ext", "haoee_jupyter")
+
+
+def test_unload_restores_the_session_settings_and_the_environment_applies(ip: InteractiveShell, monkeypatch: pytest.MonkeyPatch) -> None:
+    from haoee_jupyter import Client
+
+    ip.run_line_magic("unload_ext", "haoee_jupyter")
+    _settings.session.clear()
+    _settings.session["model"] = "set-before-loading"  # e.g. by other code in the kernel
+    try:
+        ip.run_line_magic("load_ext", "haoee_jupyter")
+        ip.run_line_magic("config", "Haoee.model = 'from-config'")
+        ip.run_line_magic("config", "Haoee.base_url = 'http://127.0.0.1:1/v1'")
+        line_magic(ip, "offline --latency-ms 0")
+        magics = ip.magics_manager.registry["Haoee"]
+        server = magics.offline_server
+        magics.client()  # an open client, to be closed
+        ip.run_line_magic("unload_ext", "haoee_jupyter")
+        assert not server.running and magics.offline_server is None and magics._clients == {}
+        assert _settings.session == {"model": "set-before-loading"}
+        assert ip.find_cell_magic("haoee") is None and ip.find_line_magic("haoee") is None
+        monkeypatch.setenv("HAOEE_BASE_URL", "http://127.0.0.1:9/env/v1")
+        monkeypatch.setenv("HAOEE_API_KEY", "sk-from-the-environment-1234")
+        with Client() as client:
+            assert client.base_url == "http://127.0.0.1:9/env/v1"
+            assert _settings.resolve_api_key(client._api_key) == "sk-from-the-environment-1234"
+    finally:
+        _settings.session.clear()
+        if "Haoee" not in ip.magics_manager.registry:
+            ip.run_line_magic("load_ext", "haoee_jupyter")
