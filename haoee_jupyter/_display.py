@@ -22,8 +22,6 @@ def call_status(call: Call) -> str | None:
         return f"interrupted ({kept})"
     if call.error is not None:
         return f"{'failed' if call.status == 'failed' else 'error'} ({kept})"
-    if call.cached:
-        return "cached"
     return None
 
 

@@ -30,7 +30,7 @@ class Call:
     response: Response | None = None
     error: BaseException | None = None
     interrupted: bool = False
-    cached: bool = False
+    cached: bool = False  # for the planned response cache; nothing sets it yet
 
     @property
     def model(self) -> str:

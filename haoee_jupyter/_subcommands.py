@@ -164,6 +164,8 @@ def error(magics: Haoee, args: list[str]) -> None:
 
 def help(magics: Haoee, args: list[str]) -> None:  # noqa: A001 - the subcommand's name
     """This list."""
+    from ._magics import SUBCOMMANDS  # the one list the magic dispatches on
+
     lines = ["%%haoee [options]   ask: the cell is the prompt (%%haoee? lists every option)"]
-    lines += [f"%haoee {name:9} {globals()[name].__doc__.splitlines()[0]}" for name in ("config", "key", "usage", "models", "offline", "form", "chats", "reset", "error", "help")]
+    lines += [f"%haoee {name:9} {globals()[name].__doc__.splitlines()[0]}" for name in SUBCOMMANDS]
     print("\n".join(lines))

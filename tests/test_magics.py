@@ -975,6 +975,8 @@ def test_help_subcommand_lists_every_subcommand(ip: InteractiveShell) -> None:
     for name in SUBCOMMANDS:
         assert f"%haoee {name}" in shown
     assert "%%haoee [options]" in shown
+    listed = [line.split()[1] for line in shown.splitlines() if line.startswith("%haoee ")]
+    assert listed == list(SUBCOMMANDS)  # one line each, in the order the magic knows them
     assert line_magic(ip, "").stdout == shown  # bare %haoee is help
 
 
