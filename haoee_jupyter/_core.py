@@ -93,6 +93,7 @@ class Throttle:
 
     def __init__(self, view: View, call: Call, per_second: float = 10.0) -> None:
         self.view, self.call = view, call
+        self.started = time.perf_counter()
         self.interval = 1.0 / per_second if per_second > 0 else 0.0
         self.last = 0.0
 
@@ -119,10 +120,18 @@ def _absorb(call: Call, error: BaseException) -> None:
         call.interrupted = True
 
 
-def _finish(call: Call, session: Session, namespace: dict[str, Any] | None, view: View, started: float) -> None:
-    call.latency = time.perf_counter() - started
+def _begin(view: View, body: dict[str, Any], source: str, chat: str | None, per_second: float) -> Throttle:
+    """A new call, shown at once as waiting; its Throttle carries it and its start time."""
+    throttle = Throttle(view, Call(body=body, source=source, chat=chat), per_second)
+    view.update(throttle.call, False)
+    return throttle
+
+
+def _finish(throttle: Throttle, session: Session, namespace: dict[str, Any] | None) -> None:
+    call = throttle.call
+    call.latency = time.perf_counter() - throttle.started
     session.record(call, namespace)
-    view.update(call, True)
+    throttle.view.update(call, True)
 
 
 def run(
@@ -139,18 +148,16 @@ def run(
 ) -> Call:
     """Run one call to the end, blocking. Errors end up in ``call.error``; Ctrl-C is re-raised
     after the partial answer has been shown and recorded."""
-    call = Call(body=body, source=source, chat=chat)
-    throttle = Throttle(view, call, per_second)
-    started = time.perf_counter()
-    view.update(call, False)
+    throttle = _begin(view, body, source, chat, per_second)
+    call = throttle.call
     try:
         call.response = client.respond(body["input"], model=body["model"], stream=stream, on_text=throttle.delta, **_params(body))
     except (HaoeeError, KeyboardInterrupt) as e:
         _absorb(call, e)
         if isinstance(e, KeyboardInterrupt):
-            _finish(call, session, namespace, view, started)
+            _finish(throttle, session, namespace)
             raise Interrupted(call) from e
-    _finish(call, session, namespace, view, started)
+    _finish(throttle, session, namespace)
     return call
 
 
@@ -167,13 +174,11 @@ async def arun(
     per_second: float = 10.0,
 ) -> Call:
     """The same as :func:`run`, awaited; cancelling the task stops it and keeps the partial text."""
-    call = Call(body=body, source=source, chat=chat)
-    throttle = Throttle(view, call, per_second)
-    started = time.perf_counter()
-    view.update(call, False)
+    throttle = _begin(view, body, source, chat, per_second)
+    call = throttle.call
     try:
         call.response = await client.respond(body["input"], model=body["model"], stream=stream, on_text=throttle.delta, **_params(body))
     except (HaoeeError, asyncio.CancelledError) as e:
         _absorb(call, e)
-    _finish(call, session, namespace, view, started)
+    _finish(throttle, session, namespace)
     return call

@@ -8,7 +8,7 @@ import re
 import sys
 from typing import Any
 
-from ._render import body_markdown, body_plain, bundle, footer_facts, footer_markdown
+from ._render import body_markdown, body_plain, bundle, footer_facts, footer_markdown, footer_plain
 from ._session import Call
 
 FORMATS = ("markdown", "text", "code", "json", "html", "math")
@@ -38,7 +38,7 @@ def call_bundle(call: Call, final: bool, fmt: str = "markdown") -> dict[str, str
         cursor = "" if text.rstrip(" ").rsplit("\n", 1)[-1].startswith("```") else CURSOR
         return bundle(text + cursor, text)
     facts = footer_facts(response, model=call.model, latency=call.latency, status=call_status(call))
-    plain_footer = f"\n\n[{' · '.join(facts)}]"
+    plain_footer = footer_plain(facts)
     plain = body_plain(response, text)
     if fmt == "text":
         return {"text/plain": plain + plain_footer}

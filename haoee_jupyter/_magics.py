@@ -18,6 +18,7 @@ from ._display import FORMATS, NotebookView, TerminalView, extract_code, in_term
 from ._exceptions import HaoeeError
 from ._inputs import InputError, image_url, schema_format
 from ._interpolate import InterpolationError, interpolate
+from ._render import bundle
 from ._session import Call, Chat, Session
 
 #: Settings the magics share with the client layer through ``_settings.session``.
@@ -293,7 +294,7 @@ class Haoee(Magics):
         if in_terminal(self.shell):
             print(plain)
         else:
-            display({"text/markdown": markdown, "text/plain": plain}, raw=True)
+            display(bundle(markdown, plain), raw=True)
 
     # --- subcommands ------------------------------------------------------------------------
     def _subcommand(self, line: str) -> Any:

@@ -61,6 +61,10 @@ def footer_markdown(facts: list[str]) -> str:
     return f"\n\n<sub>{html.escape(' · '.join(facts))}</sub>" if facts else ""
 
 
+def footer_plain(facts: list[str]) -> str:
+    return f"\n\n[{' · '.join(facts)}]" if facts else ""
+
+
 def bundle(markdown: str, plain: str) -> dict[str, str]:
     """A mimebundle that renders as Markdown and still shows text in a terminal or nbconvert."""
     return {"text/markdown": markdown, "text/plain": plain}
@@ -70,7 +74,7 @@ def response_bundle(response: Response, **footer: Any) -> dict[str, str]:
     facts = footer_facts(response, **footer)
     body = body_markdown(response)
     plain = body_plain(response)
-    return bundle(body + footer_markdown(facts), plain + (f"\n\n[{' · '.join(facts)}]" if facts else ""))
+    return bundle(body + footer_markdown(facts), plain + footer_plain(facts))
 
 
 def body_plain(response: Response | None, text: str = "") -> str:
