@@ -22,34 +22,34 @@ __version__ = "0.1.0"
 
 # name -> module that defines it; resolved lazily by __getattr__ (PEP 562).
 _EXPORTS = {
-    "Client": "._client",
-    "AsyncClient": "._client",
-    "Response": "._models",
-    "Usage": "._models",
-    "Citation": "._models",
-    "form": "._form",
-    "HaoeeError": "._exceptions",
-    "ConfigurationError": "._exceptions",
-    "MissingAPIKeyError": "._exceptions",
-    "InsecureTransportError": "._exceptions",
-    "APIConnectionError": "._exceptions",
-    "APITimeoutError": "._exceptions",
-    "APIStatusError": "._exceptions",
-    "BadRequestError": "._exceptions",
-    "NotFoundError": "._exceptions",
-    "AuthenticationError": "._exceptions",
-    "PermissionDeniedError": "._exceptions",
-    "RateLimitError": "._exceptions",
-    "ServerError": "._exceptions",
-    "ResponseFailedError": "._exceptions",
-    "ProtocolError": "._exceptions",
+    "Client": ".client._client",
+    "AsyncClient": ".client._client",
+    "Response": ".client._models",
+    "Usage": ".client._models",
+    "Citation": ".client._models",
+    "form": ".notebook._form",
+    "HaoeeError": ".client._exceptions",
+    "ConfigurationError": ".client._exceptions",
+    "MissingAPIKeyError": ".client._exceptions",
+    "InsecureTransportError": ".client._exceptions",
+    "APIConnectionError": ".client._exceptions",
+    "APITimeoutError": ".client._exceptions",
+    "APIStatusError": ".client._exceptions",
+    "BadRequestError": ".client._exceptions",
+    "NotFoundError": ".client._exceptions",
+    "AuthenticationError": ".client._exceptions",
+    "PermissionDeniedError": ".client._exceptions",
+    "RateLimitError": ".client._exceptions",
+    "ServerError": ".client._exceptions",
+    "ResponseFailedError": ".client._exceptions",
+    "ProtocolError": ".client._exceptions",
 }
 
 __all__ = sorted(_EXPORTS) + ["load_ipython_extension", "unload_ipython_extension"]
 
 if TYPE_CHECKING:
-    from ._client import AsyncClient, Client
-    from ._exceptions import (
+    from .client import AsyncClient, Client
+    from .client import (
         APIConnectionError,
         APIStatusError,
         APITimeoutError,
@@ -66,8 +66,8 @@ if TYPE_CHECKING:
         ResponseFailedError,
         ServerError,
     )
-    from ._form import form
-    from ._models import Citation, Response, Usage
+    from .notebook._form import form
+    from .client import Citation, Response, Usage
 
 
 def __getattr__(name: str) -> Any:
@@ -87,12 +87,12 @@ def __dir__() -> list[str]:
 
 def load_ipython_extension(ipython: Any) -> None:
     """``%load_ext haoee_jupyter``: register the ``%%haoee`` / ``%haoee`` magics."""
-    from ._magics import load  # imported here so that importing the package stays cheap
+    from .notebook._magics import load  # imported here so that importing the package stays cheap
 
     load(ipython)
 
 
 def unload_ipython_extension(ipython: Any) -> None:
-    from ._magics import unload
+    from .notebook._magics import unload
 
     unload(ipython)

@@ -47,7 +47,7 @@ from haoee_jupyter import (
     ServerError,
     Usage,
 )
-from haoee_jupyter import _client, _exceptions, _settings
+from haoee_jupyter.client import _client, _exceptions, _settings
 
 KEY = "sk-behaviour-5f3c9a7e1b2d4c6e8a0f"
 SSE = "text/event-stream; charset=utf-8"

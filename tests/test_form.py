@@ -22,10 +22,10 @@ from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
 
 import haoee_jupyter
-from haoee_jupyter import _settings
-from haoee_jupyter._core import build_body
-from haoee_jupyter._form import FIELDS, KNOWN_MODELS, STOPPED, Form, form
-from haoee_jupyter._session import Session
+from haoee_jupyter.client import _settings
+from haoee_jupyter.notebook._core import build_body
+from haoee_jupyter.notebook._form import FIELDS, KNOWN_MODELS, STOPPED, Form, form
+from haoee_jupyter.notebook._session import Session
 
 T = TypeVar("T")
 FOOTER = r"[\d,]+ in / [\d,]+ out tokens · \d+\.\d s"
@@ -278,7 +278,7 @@ def test_an_unexpected_failure_lands_in_the_error_line(magics: Any, run: Any, mo
         raise RuntimeError("the view broke")
 
     monkeypatch.undo()
-    monkeypatch.setattr("haoee_jupyter._form.arun", boom)
+    monkeypatch.setattr("haoee_jupyter.notebook._form.arun", boom)
 
     async def scenario() -> None:
         f.run_button.click()
@@ -376,6 +376,6 @@ def test_the_line_magic_displays_a_form(ip: InteractiveShell) -> None:
 
 def test_form_is_exported_lazily_and_importing_the_package_skips_ipywidgets() -> None:
     assert haoee_jupyter.form is form
-    code = "import sys, haoee_jupyter; print('ipywidgets' in sys.modules, 'haoee_jupyter._form' in sys.modules)"
+    code = "import sys, haoee_jupyter; print('ipywidgets' in sys.modules, 'haoee_jupyter.notebook._form' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.split() == ["False", "False"]

@@ -39,8 +39,8 @@ from haoee_jupyter import (
     ResponseFailedError,
     ServerError,
 )
-from haoee_jupyter import _settings
-from haoee_jupyter._session import Session
+from haoee_jupyter.client import _settings
+from haoee_jupyter.notebook._session import Session
 
 #: A distinctive fake key: it must never show up in anything the user sees.
 FAKE_KEY = "sk-haoeetest-Q7x2Kp9LmZr4Vw8Nf3Jd"
@@ -786,7 +786,7 @@ def _assert_interrupted(ip: InteractiveShell, magics: Any, captured: CapturedIO,
 
 
 def test_keyboard_interrupt_keeps_the_partial_text(ip: InteractiveShell, magics: Any, offline_server: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    from haoee_jupyter._display import NotebookView
+    from haoee_jupyter.notebook._display import NotebookView
 
     offline_server.latency_ms = 5
     original = NotebookView.update
@@ -962,14 +962,14 @@ def test_offline_subcommand_starts_and_stops_a_server(ip: InteractiveShell, magi
         line_magic(ip, "offline --latency-ms soon")
 
 
-@pytest.mark.skipif(importlib.util.find_spec("haoee_jupyter._form") is None, reason="haoee_jupyter._form is not written yet")
+@pytest.mark.skipif(importlib.util.find_spec("haoee_jupyter.notebook._form") is None, reason="haoee_jupyter.notebook._form is not written yet")
 def test_form_subcommand_displays_a_widget(ip: InteractiveShell) -> None:
     captured = line_magic(ip, "form")
     assert any("application/vnd.jupyter.widget-view+json" in output["data"] for output in publishes(captured))
 
 
 def test_help_subcommand_lists_every_subcommand(ip: InteractiveShell) -> None:
-    from haoee_jupyter._magics import SUBCOMMANDS
+    from haoee_jupyter.notebook._magics import SUBCOMMANDS
 
     shown = line_magic(ip, "help").stdout
     for name in SUBCOMMANDS:

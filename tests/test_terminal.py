@@ -80,9 +80,9 @@ def test_terminal_view_prints_what_the_stream_did_not_carry(capsys) -> None:
     import json
     from pathlib import Path
 
-    from haoee_jupyter._display import TerminalView
-    from haoee_jupyter._models import Response
-    from haoee_jupyter._session import Call
+    from haoee_jupyter.notebook._display import TerminalView
+    from haoee_jupyter.client._models import Response
+    from haoee_jupyter.notebook._session import Call
 
     fixtures = Path(__file__).parent / "fixtures" / "responses-api"
     frames = [json.loads(line[6:]) for line in (fixtures / "11-openai-refusal.sse").read_text().splitlines() if line.startswith("data: ")]
@@ -123,8 +123,8 @@ def test_json_format_prints_the_parsed_json_pretty(tmp_path: Path, server: Any) 
 
 def test_terminal_view_json_and_stream_then_final(capsys: Any) -> None:
     """What streamed is not printed twice; -f json prints the object once, pretty, then the footer."""
-    from haoee_jupyter._display import TerminalView
-    from haoee_jupyter._session import Call
+    from haoee_jupyter.notebook._display import TerminalView
+    from haoee_jupyter.notebook._session import Call
 
     call = Call(body={"model": "m"}, latency=0.2)
     view = TerminalView("json")

@@ -11,12 +11,12 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from . import _settings
-from ._exceptions import HaoeeError
+from ..client import _settings
+from ..client._exceptions import HaoeeError
 from ._session import Call, Session
 
 if TYPE_CHECKING:
-    from ._client import AsyncClient, Client
+    from ..client._client import AsyncClient, Client
 
 REASONING_EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh", "max")
 

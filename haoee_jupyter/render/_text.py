@@ -7,10 +7,11 @@ without touching the client.
 from __future__ import annotations
 
 import html
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from ._models import Response
+# A Response from the client layer, duck-typed: rendering imports nothing from the client, so
+# the client's Response can render itself through this module without an import circle.
+Response = Any
 
 
 def body_markdown(response: Response | None, text: str = "") -> str:

@@ -217,6 +217,6 @@ class Response:
         return self.text
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
-        from ._render import response_bundle
+        from ..render import response_bundle
 
         return response_bundle(self)

@@ -14,7 +14,8 @@ from typing import Any, Union
 
 import httpx
 
-from . import __version__, _settings
+from .. import __version__
+from . import _settings
 from ._exceptions import (
     APIConnectionError,
     APIStatusError,

@@ -12,13 +12,13 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
 from traitlets import Bool, Enum, Float, Int, TraitError, Unicode, observe, validate
 
-from . import _settings
+from ..client import _settings
 from ._core import REASONING_EFFORTS, Interrupted, Options, build_body, run
 from ._display import FORMATS, NotebookView, TerminalView, extract_code, in_terminal, parse_json
-from ._exceptions import HaoeeError
+from ..client._exceptions import HaoeeError
 from ._inputs import InputError, image_url, schema_format
 from ._interpolate import InterpolationError, interpolate
-from ._render import bundle
+from ..render import bundle
 from ._session import Call, Chat, Session
 
 #: Settings the magics share with the client layer through ``_settings.session``.
@@ -144,7 +144,7 @@ class Haoee(Magics):
         if kind not in self._clients:
             import httpx
 
-            from ._client import AsyncClient, Client
+            from ..client._client import AsyncClient, Client
 
             timeout = httpx.Timeout(self.timeout, connect=self.connect_timeout)
             factory = Client if kind == "sync" else AsyncClient

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
 
-from . import _settings
-from ._exceptions import HaoeeError, MissingAPIKeyError
+from ..client import _settings
+from ..client._exceptions import HaoeeError, MissingAPIKeyError
 
 if TYPE_CHECKING:
     from ._magics import Haoee
@@ -106,7 +106,7 @@ def offline(magics: Haoee, args: list[str]) -> None:
         print("Offline server stopped; the session uses your own settings again.")
         return
     if magics.offline_server is None:
-        from .offline import OfflineServer
+        from ..offline import OfflineServer
 
         magics._before_offline = (magics.base_url, str(magics.api_key or ""))
         magics.offline_server = OfflineServer(latency_ms=options.latency_ms if options.latency_ms is not None else 20).start()

@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._models import Response, Usage
+from ..client._models import Response, Usage
 
 #: Names set in the user's namespace after every call.
 RESPONSE_VAR, USAGE_VAR, TOTAL_VAR = "haoee_response", "haoee_usage", "haoee_usage_total"

@@ -23,7 +23,7 @@ from typing import Any
 
 import ipywidgets as widgets  # type: ignore[import-untyped]
 
-from . import _settings
+from ..client import _settings
 from ._core import Options, arun, build_body
 from ._display import call_bundle
 from ._interpolate import InterpolationError, interpolate

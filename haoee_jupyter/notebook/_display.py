@@ -8,7 +8,7 @@ import re
 import sys
 from typing import Any
 
-from ._render import body_markdown, body_plain, bundle, footer_facts, footer_markdown, footer_plain
+from ..render import body_markdown, body_plain, bundle, footer_facts, footer_markdown, footer_plain
 from ._session import Call
 
 FORMATS = ("markdown", "text", "code", "json", "html", "math")
