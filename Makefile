@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo lab test test-fast browser-deps bench clean
+.PHONY: setup demo lab test test-fast lint browser-deps bench clean
 
 $(STAMP): pyproject.toml
 	@# Debian's own python3 needs python3-venv for this; install it when we can.
@@ -31,8 +31,14 @@ browser-deps:
 	  else echo "chromium is missing: run 'sudo apt-get install chromium' (browser tests will skip locally)"; fi; }
 
 ## Everything: unit, magic, notebook, offline-server, SDK and browser tests.
-test: $(STAMP) browser-deps
+test: $(STAMP) browser-deps lint
 	$(PY) -m pytest -q
+
+## ruff (lint and format) and mypy (strict for the client layer).
+lint: $(STAMP)
+	$(VENV)/bin/ruff check haoee_jupyter tests bench scripts
+	$(VENV)/bin/ruff format --check haoee_jupyter tests bench scripts
+	$(VENV)/bin/mypy
 
 ## Without the browser.
 test-fast: $(STAMP)

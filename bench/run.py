@@ -38,7 +38,9 @@ def _subprocess_seconds(code: str, repeat: int) -> float:
 def bench_load(repeat: int) -> None:
     base = _subprocess_seconds(START, repeat)
     loaded = _subprocess_seconds(START + "; ip.run_line_magic('load_ext', 'haoee_jupyter')", repeat)
-    print(f"load: IPython alone {base * 1000:.0f} ms, with %load_ext haoee_jupyter {loaded * 1000:.0f} ms, ratio {loaded / base:.3f}")
+    print(
+        f"load: IPython alone {base * 1000:.0f} ms, with %load_ext haoee_jupyter {loaded * 1000:.0f} ms, ratio {loaded / base:.3f}"
+    )
 
 
 def _bare_httpx(http: httpx.Client, url: str, body: dict) -> str:
@@ -70,7 +72,9 @@ def bench_client(requests: int) -> None:
             client.respond("Explain entropy", stream=True, on_text=lambda delta: None)
             ours.append(time.perf_counter() - started)
         b, o = statistics.median(bare), statistics.median(ours)
-        print(f"stream: bare httpx {b * 1000:.2f} ms, Client {o * 1000:.2f} ms per answer, ratio {o / b:.3f} ({requests} requests each)")
+        print(
+            f"stream: bare httpx {b * 1000:.2f} ms, Client {o * 1000:.2f} ms per answer, ratio {o / b:.3f} ({requests} requests each)"
+        )
 
 
 if __name__ == "__main__":

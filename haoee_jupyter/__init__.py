@@ -47,9 +47,9 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS) + ["load_ipython_extension", "unload_ipython_extension"]
 
-if TYPE_CHECKING:
-    from .client import AsyncClient, Client
-    from .client import (
+if TYPE_CHECKING:  # for type checkers and editors; at run time __getattr__ loads each on first use
+    from .client._client import AsyncClient, Client  # noqa: F401
+    from .client._exceptions import (  # noqa: F401
         APIConnectionError,
         APIStatusError,
         APITimeoutError,
@@ -66,8 +66,8 @@ if TYPE_CHECKING:
         ResponseFailedError,
         ServerError,
     )
-    from .notebook._form import form
-    from .client import Citation, Response, Usage
+    from .client._models import Citation, Response, Usage  # noqa: F401
+    from .notebook._form import form  # noqa: F401
 
 
 def __getattr__(name: str) -> Any:

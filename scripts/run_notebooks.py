@@ -21,13 +21,19 @@ from nbclient.exceptions import CellExecutionError
 def main(paths: list[str]) -> int:
     out_dir = Path("build/notebooks")
     out_dir.mkdir(parents=True, exist_ok=True)
-    mode = "the Haoee API (HAOEE_API_KEY is set)" if os.environ.get("HAOEE_API_KEY") else "the offline demo server (no HAOEE_API_KEY)"
+    mode = (
+        "the Haoee API (HAOEE_API_KEY is set)"
+        if os.environ.get("HAOEE_API_KEY")
+        else "the offline demo server (no HAOEE_API_KEY)"
+    )
     print(f"Running {len(paths)} notebook(s) on {mode}")
     failed = 0
     for path in paths:
         notebook = nbformat.read(path, as_version=4)
         started = time.perf_counter()
-        client = NotebookClient(notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(Path(path).parent)}})
+        client = NotebookClient(
+            notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(Path(path).parent)}}
+        )
         try:
             client.execute()
             status = "ok"

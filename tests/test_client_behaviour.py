@@ -96,7 +96,9 @@ def ok(server, text: str = "Hello.", **options: Any):
     return server.Reply(200, json.dumps(answer(text)).encode(), **options)
 
 
-def error_body(message: str, code: str | None = None, type: str = "invalid_request_error", param: str | None = None) -> bytes:
+def error_body(
+    message: str, code: str | None = None, type: str = "invalid_request_error", param: str | None = None
+) -> bytes:
     return json.dumps({"error": {"message": message, "type": type, "param": param, "code": code}}).encode()
 
 
@@ -107,9 +109,22 @@ def sse(*events: dict[str, Any]) -> list[bytes]:
 def text_stream(deltas: list[str], *, complete: bool = True) -> list[bytes]:
     """A plausible stream: created, item, part, the deltas, and (optionally) the terminal events."""
     events: list[dict[str, Any]] = [
-        {"type": "response.created", "response": {"id": "resp_s", "status": "in_progress", "output": [], "usage": None}},
-        {"type": "response.output_item.added", "output_index": 0, "item": {"id": "msg_s", "type": "message", "role": "assistant", "status": "in_progress", "content": []}},
-        {"type": "response.content_part.added", "item_id": "msg_s", "output_index": 0, "content_index": 0, "part": {"type": "output_text", "text": "", "annotations": []}},
+        {
+            "type": "response.created",
+            "response": {"id": "resp_s", "status": "in_progress", "output": [], "usage": None},
+        },
+        {
+            "type": "response.output_item.added",
+            "output_index": 0,
+            "item": {"id": "msg_s", "type": "message", "role": "assistant", "status": "in_progress", "content": []},
+        },
+        {
+            "type": "response.content_part.added",
+            "item_id": "msg_s",
+            "output_index": 0,
+            "content_index": 0,
+            "part": {"type": "output_text", "text": "", "annotations": []},
+        },
     ]
     events += [
         {"type": "response.output_text.delta", "item_id": "msg_s", "output_index": 0, "content_index": 0, "delta": d}
@@ -181,7 +196,11 @@ def test_resolution_order(http_server, monkeypatch, present):
     """explicit > session > environment; each level set only where `present` says."""
     http_server.add(ok(http_server))
     values = {
-        level: {"api_key": f"sk-{level}-0123456789abcdef", "base_url": f"{http_server.url}/{level}", "model": f"model-{level}"}
+        level: {
+            "api_key": f"sk-{level}-0123456789abcdef",
+            "base_url": f"{http_server.url}/{level}",
+            "model": f"model-{level}",
+        }
         for level in LEVELS
     }
     if "session" in present:
@@ -233,8 +252,18 @@ def test_per_call_model_overrides_the_client_model(http_server):
     assert [r.headers["modelname"] for r in http_server.requests] == ["client-model", "call-model"]
 
 
-@pytest.mark.parametrize("suffix,path", [("", "/v1/responses"), ("/", "/v1/responses"), ("/v1", "/v1/responses"), ("/v1/", "/v1/responses"), ("/api", "/api/v1/responses"), ("/api/v1/", "/api/v1/responses")])
-def test_base_url_forms(http_server, suffix, path):
+@pytest.mark.parametrize(
+    "suffix,path",
+    [
+        ("", "/v1/responses"),
+        ("/", "/v1/responses"),
+        ("/v1", "/v1/responses"),
+        ("/v1/", "/v1/responses"),
+        ("/api", "/api/v1/responses"),
+        ("/api/v1/", "/api/v1/responses"),
+    ],
+)
+def test_base_url_paths(http_server, suffix, path):
     http_server.add(ok(http_server))
     Client(api_key=KEY, base_url=http_server.url + suffix).respond("hi")
     assert http_server.requests[0].path == path
@@ -244,9 +273,17 @@ def test_base_url_forms(http_server, suffix, path):
 def test_request_body_and_params(http_server):
     http_server.add(ok(http_server))
     messages = [{"role": "user", "content": "Bonjour"}]
-    client_for(http_server).respond(messages, instructions="Be brief.", temperature=0.2, max_output_tokens=64, previous_response_id=None)
+    client_for(http_server).respond(
+        messages, instructions="Be brief.", temperature=0.2, max_output_tokens=64, previous_response_id=None
+    )
     body = http_server.requests[0].json
-    assert body == {"model": "gpt-4.1", "input": messages, "instructions": "Be brief.", "temperature": 0.2, "max_output_tokens": 64}
+    assert body == {
+        "model": "gpt-4.1",
+        "input": messages,
+        "instructions": "Be brief.",
+        "temperature": 0.2,
+        "max_output_tokens": 64,
+    }
     assert http_server.requests[0].headers["content-type"] == "application/json"
 
 
@@ -320,7 +357,9 @@ def test_missing_key_async(http_server):
     assert http_server.requests == []
 
 
-@pytest.mark.parametrize("url", ["http://maas.haoee.com/v1", "http://10.0.0.7:8080", "http://haoee.invalid/v1", "http://[2001:db8::1]:80/v1"])
+@pytest.mark.parametrize(
+    "url", ["http://maas.haoee.com/v1", "http://10.0.0.7:8080", "http://haoee.invalid/v1", "http://[2001:db8::1]:80/v1"]
+)
 def test_plain_http_to_a_remote_host_is_refused_before_connecting(url):
     recorder = Recorder()
     client = offline_client(recorder, api_key=KEY, base_url=url)
@@ -340,7 +379,16 @@ def test_plain_http_refusal_does_not_even_resolve_the_host():
     assert time.monotonic() - started < 1
 
 
-@pytest.mark.parametrize("url", ["http://127.0.0.1:9/v1", "http://localhost:9/v1", "http://[::1]:9/v1", "http://127.0.0.2:9", "https://maas.haoee.com/v1"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:9/v1",
+        "http://localhost:9/v1",
+        "http://[::1]:9/v1",
+        "http://127.0.0.2:9",
+        "https://maas.haoee.com/v1",
+    ],
+)
 def test_loopback_and_https_are_allowed(url):
     recorder = Recorder()
     offline_client(recorder, api_key=KEY, base_url=url).respond("hi")
@@ -393,13 +441,44 @@ ECHOES = {
     "401-json-bearer": dict(status=401, body=error_body(f"Bad header 'Bearer {KEY}'", "invalid_api_key")),
     "400-json-fields": dict(status=400, body=error_body("Invalid key", code=KEY, param=KEY)),
     "400-flat-message": dict(status=400, body=json.dumps({"message": f"invalid token {KEY}"}).encode()),
-    "502-html": dict(status=502, body=f"<html><head><title>Bad key {KEY}</title></head><body>{KEY}</body></html>".encode(), content_type="text/html"),
+    "502-html": dict(
+        status=502,
+        body=f"<html><head><title>Bad key {KEY}</title></head><body>{KEY}</body></html>".encode(),
+        content_type="text/html",
+    ),
     "403-text": dict(status=403, body=f"forbidden for {KEY}".encode(), content_type="text/plain"),
     "200-not-json": dict(status=200, body=f"token {KEY} is not valid".encode(), content_type="text/plain"),
-    "200-failed-json": dict(status=200, body=json.dumps({"id": "r", "status": "failed", "output": [], "error": {"code": "bad_key", "message": f"key {KEY} revoked"}}).encode()),
-    "stream-error-event": dict(status=200, body=sse({"type": "error", "error": {"code": "invalid_api_key", "message": f"key {KEY} revoked"}}), content_type=SSE),
-    "stream-flat-error-event": dict(status=200, body=sse({"type": "error", "code": KEY, "message": f"key {KEY} revoked", "param": KEY}), content_type=SSE),
-    "stream-failed": dict(status=200, body=sse({"type": "response.failed", "response": {"id": "r", "status": "failed", "output": [], "error": {"code": "x", "message": f"key {KEY}"}}}), content_type=SSE),
+    "200-failed-json": dict(
+        status=200,
+        body=json.dumps(
+            {"id": "r", "status": "failed", "output": [], "error": {"code": "bad_key", "message": f"key {KEY} revoked"}}
+        ).encode(),
+    ),
+    "stream-error-event": dict(
+        status=200,
+        body=sse({"type": "error", "error": {"code": "invalid_api_key", "message": f"key {KEY} revoked"}}),
+        content_type=SSE,
+    ),
+    "stream-flat-error-event": dict(
+        status=200,
+        body=sse({"type": "error", "code": KEY, "message": f"key {KEY} revoked", "param": KEY}),
+        content_type=SSE,
+    ),
+    "stream-failed": dict(
+        status=200,
+        body=sse(
+            {
+                "type": "response.failed",
+                "response": {
+                    "id": "r",
+                    "status": "failed",
+                    "output": [],
+                    "error": {"code": "x", "message": f"key {KEY}"},
+                },
+            }
+        ),
+        content_type=SSE,
+    ),
     "stream-not-json": dict(status=200, body=[f"data: not json, key {KEY}\n\n".encode()], content_type=SSE),
 }
 
@@ -455,7 +534,11 @@ def test_5xx_is_retried(http_server, sleeps, status):
 
 
 def test_429_without_retry_after_backs_off(http_server, sleeps):
-    http_server.add(http_server.Reply(429, error_body("slow down")), http_server.Reply(429, error_body("slow down")), ok(http_server))
+    http_server.add(
+        http_server.Reply(429, error_body("slow down")),
+        http_server.Reply(429, error_body("slow down")),
+        ok(http_server),
+    )
     assert client_for(http_server).respond("hi").text == "Hello."
     assert len(http_server.requests) == 3
     assert len(sleeps) == 2 and 0 < sleeps[0] < sleeps[1] <= 8
@@ -463,7 +546,14 @@ def test_429_without_retry_after_backs_off(http_server, sleeps):
 
 @pytest.mark.parametrize(
     "status,cls",
-    [(400, BadRequestError), (401, AuthenticationError), (403, PermissionDeniedError), (404, NotFoundError), (409, BadRequestError), (422, BadRequestError)],
+    [
+        (400, BadRequestError),
+        (401, AuthenticationError),
+        (403, PermissionDeniedError),
+        (404, NotFoundError),
+        (409, BadRequestError),
+        (422, BadRequestError),
+    ],
 )
 def test_4xx_is_not_retried(http_server, sleeps, status, cls):
     http_server.add(http_server.Reply(status, error_body("no", "some_code")), ok(http_server))
@@ -511,7 +601,10 @@ def test_connection_refused_after_retries(sleeps):
 
 @pytest.mark.parametrize("header", ["120", "61"])
 def test_long_retry_after_is_raised_not_slept(http_server, sleeps, header):
-    http_server.add(http_server.Reply(429, error_body("quota", "rate_limit_exceeded"), headers={"Retry-After": header}), ok(http_server))
+    http_server.add(
+        http_server.Reply(429, error_body("quota", "rate_limit_exceeded"), headers={"Retry-After": header}),
+        ok(http_server),
+    )
     started = time.monotonic()
     with pytest.raises(RateLimitError) as info:
         client_for(http_server).respond("hi")
@@ -524,7 +617,9 @@ def test_long_retry_after_is_raised_not_slept(http_server, sleeps, header):
 def test_stream_is_never_retried_once_bytes_arrived(http_server, sleeps):
     received = threading.Event()  # the server resets only once the client has read the deltas
     http_server.add(
-        http_server.Reply(200, [*text_stream(["Once ", "upon ", "a "], complete=False), received], content_type=SSE, end="reset"),
+        http_server.Reply(
+            200, [*text_stream(["Once ", "upon ", "a "], complete=False), received], content_type=SSE, end="reset"
+        ),
         http_server.Reply(200, text_stream(["WRONG"]), content_type=SSE),
     )
     deltas: list[str] = []
@@ -553,7 +648,9 @@ def test_non_stream_body_cut_is_not_retried(http_server, sleeps):
 
 
 def test_read_timeout_mid_stream(http_server):
-    http_server.add(http_server.Reply(200, text_stream(["The ", "answer ", "is"], complete=False), content_type=SSE, end="hang"))
+    http_server.add(
+        http_server.Reply(200, text_stream(["The ", "answer ", "is"], complete=False), content_type=SSE, end="hang")
+    )
     deltas: list[str] = []
     started = time.monotonic()
     with pytest.raises(APITimeoutError) as info:
@@ -634,7 +731,15 @@ def test_map_keeps_failures_in_place(http_server):
     http_server.handler = echo_handler(http_server, seed=1)
     prompts = ["a", "FAIL-400", "b", "FAIL-500", "c", "FAIL-401", "d"]
     results = client_for(http_server, max_retries=0).map(prompts, concurrency=3)
-    assert [type(r) for r in results] == [Response, BadRequestError, Response, ServerError, Response, AuthenticationError, Response]
+    assert [type(r) for r in results] == [
+        Response,
+        BadRequestError,
+        Response,
+        ServerError,
+        Response,
+        AuthenticationError,
+        Response,
+    ]
     assert [r.text for r in results if isinstance(r, Response)] == ["echo: a", "echo: b", "echo: c", "echo: d"]
     assert "FAIL-500" in str(results[3])
     assert len(http_server.requests) == len(prompts)
@@ -703,7 +808,11 @@ def test_async_retry_after_zero(http_server):
 
 def test_async_5xx_retried_and_4xx_not(http_server, monkeypatch):
     monkeypatch.setattr(_client, "random", SimpleNamespace(uniform=lambda a, b: 0.0))  # no backoff wait
-    http_server.add(http_server.Reply(502, b"bad gateway", content_type="text/plain"), ok(http_server), http_server.Reply(400, error_body("bad")))
+    http_server.add(
+        http_server.Reply(502, b"bad gateway", content_type="text/plain"),
+        ok(http_server),
+        http_server.Reply(400, error_body("bad")),
+    )
 
     async def main() -> None:
         async with AsyncClient(api_key=KEY, base_url=http_server.url) as client:
@@ -740,7 +849,9 @@ def test_keyboard_interrupt_in_on_text_keeps_the_partial_and_closes_the_connecti
 
 
 def test_keyboard_interrupt_async(http_server):
-    http_server.add(http_server.Reply(200, text_stream(["a", "b", "c", "d"], complete=False), content_type=SSE, end="drip", hang=5))
+    http_server.add(
+        http_server.Reply(200, text_stream(["a", "b", "c", "d"], complete=False), content_type=SSE, end="drip", hang=5)
+    )
 
     def on_text(delta: str) -> None:
         if delta == "b":
@@ -830,20 +941,80 @@ def test_usage_addition():
 # --- garbage servers: nothing but HaoeeError escapes ----------------------------------------
 
 EVENT_TYPES = [
-    "response.created", "response.in_progress", "response.queued", "response.completed", "response.incomplete",
-    "response.failed", "error", "keepalive", "response.output_item.added", "response.output_item.done",
-    "response.content_part.added", "response.content_part.done", "response.output_text.delta",
-    "response.output_text.done", "response.output_text.annotation.added", "response.refusal.delta",
-    "response.refusal.done", "response.reasoning_summary_text.delta", "response.reasoning_text.delta",
-    "response.function_call_arguments.delta", "something.else",
+    "response.created",
+    "response.in_progress",
+    "response.queued",
+    "response.completed",
+    "response.incomplete",
+    "response.failed",
+    "error",
+    "keepalive",
+    "response.output_item.added",
+    "response.output_item.done",
+    "response.content_part.added",
+    "response.content_part.done",
+    "response.output_text.delta",
+    "response.output_text.done",
+    "response.output_text.annotation.added",
+    "response.refusal.delta",
+    "response.refusal.done",
+    "response.reasoning_summary_text.delta",
+    "response.reasoning_text.delta",
+    "response.function_call_arguments.delta",
+    "something.else",
 ]
 KEYS = [
-    "type", "response", "output", "content", "text", "delta", "item", "part", "output_index", "content_index",
-    "summary_index", "annotations", "annotation", "usage", "status", "error", "message", "code", "param", "id",
-    "model", "refusal", "summary", "url", "title", "incomplete_details", "reason", "input_tokens", "output_tokens",
-    "total_tokens", "input_tokens_details", "cached_tokens", "arguments", "name", "action", "queries", "query",
+    "type",
+    "response",
+    "output",
+    "content",
+    "text",
+    "delta",
+    "item",
+    "part",
+    "output_index",
+    "content_index",
+    "summary_index",
+    "annotations",
+    "annotation",
+    "usage",
+    "status",
+    "error",
+    "message",
+    "code",
+    "param",
+    "id",
+    "model",
+    "refusal",
+    "summary",
+    "url",
+    "title",
+    "incomplete_details",
+    "reason",
+    "input_tokens",
+    "output_tokens",
+    "total_tokens",
+    "input_tokens_details",
+    "cached_tokens",
+    "arguments",
+    "name",
+    "action",
+    "queries",
+    "query",
 ]
-VALUES = ["message", "output_text", "refusal", "reasoning", "summary_text", "url_citation", "web_search_call", "function_call", "completed", "failed", "incomplete"]
+VALUES = [
+    "message",
+    "output_text",
+    "refusal",
+    "reasoning",
+    "summary_text",
+    "url_citation",
+    "web_search_call",
+    "function_call",
+    "completed",
+    "failed",
+    "incomplete",
+]
 small_index = st.integers(-2, 3)
 leaves = (
     st.none()
@@ -855,7 +1026,9 @@ leaves = (
     | st.sampled_from(EVENT_TYPES + VALUES)
 )
 json_values = st.recursive(
-    leaves, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(KEYS), inner, max_size=4), max_leaves=8
+    leaves,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(KEYS), inner, max_size=4),
+    max_leaves=8,
 )
 objects = st.dictionaries(st.sampled_from(KEYS), json_values, max_size=4)
 #: Events shaped like the real ones, with wrong types and odd values where it matters.
@@ -888,8 +1061,8 @@ GARBAGE = settings(
 
 def use(response: Response) -> None:
     """Touch everything a user might read from a Response."""
-    response.text, response.usage, response.id, response.model, response.status, response.citations
-    response.reasoning, response.refusal, response.incomplete_reason, response.error, response.web_searches
+    _ = response.text, response.usage, response.id, response.model, response.status, response.citations
+    _ = response.reasoning, response.refusal, response.incomplete_reason, response.error, response.web_searches
     response.function_calls, response.raw, repr(response), str(response)
     response.usage + response.usage
 
@@ -927,19 +1100,32 @@ def test_random_bytes_as_a_json_body(http_server, garbage_client, body, content_
     outcome(http_server, http_server.Reply(200, body, content_type=content_type), stream=False, client=garbage_client)
 
 
-SSE_LINES = st.sampled_from([b"", b"data: ", b"data: [DONE]", b"event: error", b": PING", b"data:{", b"{", b"\r", b"id: 1", b"retry: x"])
+SSE_LINES = st.sampled_from(
+    [b"", b"data: ", b"data: [DONE]", b"event: error", b": PING", b"data:{", b"{", b"\r", b"id: 1", b"retry: x"]
+)
 
 
 @GARBAGE
-@given(lines=st.lists(SSE_LINES | st.binary(max_size=20) | events.map(lambda e: b"data: " + json.dumps(e).encode()), max_size=12))
+@given(
+    lines=st.lists(
+        SSE_LINES | st.binary(max_size=20) | events.map(lambda e: b"data: " + json.dumps(e).encode()), max_size=12
+    )
+)
 def test_random_sse_lines(http_server, garbage_client, lines):
-    outcome(http_server, http_server.Reply(200, [b"\n".join(lines)], content_type=SSE), stream=True, client=garbage_client)
+    outcome(
+        http_server, http_server.Reply(200, [b"\n".join(lines)], content_type=SSE), stream=True, client=garbage_client
+    )
 
 
 @settings(GARBAGE, max_examples=250)
 @given(stream=st.lists(events, min_size=1, max_size=8))
 def test_random_event_sequences(http_server, garbage_client, stream):
-    outcome(http_server, http_server.Reply(200, [f"data: {json.dumps(e)}\n\n".encode() for e in stream], content_type=SSE), stream=True, client=garbage_client)
+    outcome(
+        http_server,
+        http_server.Reply(200, [f"data: {json.dumps(e)}\n\n".encode() for e in stream], content_type=SSE),
+        stream=True,
+        client=garbage_client,
+    )
 
 
 @GARBAGE
@@ -968,7 +1154,22 @@ DEEP = b"[" * 100_000
         (200, DEEP, "application/json", False),
         (400, DEEP, "application/json", False),
         (200, [b"data: " + DEEP + b"\n\n"], SSE, True),
-        (200, [b"data: " + json.dumps({"type": "response.output_item.added", "output_index": 0, "item": {"type": "message", "content": json.loads("[" * 700 + "]" * 700)}}).encode() + b"\n\n"], SSE, True),
+        (
+            200,
+            [
+                b"data: "
+                + json.dumps(
+                    {
+                        "type": "response.output_item.added",
+                        "output_index": 0,
+                        "item": {"type": "message", "content": json.loads("[" * 700 + "]" * 700)},
+                    }
+                ).encode()
+                + b"\n\n"
+            ],
+            SSE,
+            True,
+        ),
     ],
     ids=["json-200", "json-400", "stream-data", "stream-deep-item"],
 )
@@ -982,9 +1183,18 @@ def test_deeply_nested_json_is_not_a_recursion_error(http_server, status, body, 
     "event",
     [
         {"type": "response.output_item.added", "output_index": 0, "item": {"type": "message", "content": 5}},
-        {"type": "response.output_item.added", "output_index": 0, "item": {"type": "message", "content": ["not a part"]}},
+        {
+            "type": "response.output_item.added",
+            "output_index": 0,
+            "item": {"type": "message", "content": ["not a part"]},
+        },
         {"type": "response.output_item.added", "output_index": 0, "item": {"type": "reasoning", "summary": "oops"}},
-        {"type": "response.content_part.added", "output_index": 0, "content_index": -3, "part": {"type": "output_text"}},
+        {
+            "type": "response.content_part.added",
+            "output_index": 0,
+            "content_index": -3,
+            "part": {"type": "output_text"},
+        },
         {"type": "response.output_text.delta", "output_index": 0, "content_index": -1, "delta": "x"},
         {"type": "response.reasoning_summary_text.delta", "output_index": 0, "summary_index": -2, "delta": "x"},
     ],
@@ -995,7 +1205,9 @@ def test_odd_shapes_in_a_stream(http_server, garbage_client, event):
         {"type": "response.reasoning_summary_text.delta", "output_index": 0, "summary_index": 0, "delta": "y"},
         {"type": "response.refusal.delta", "output_index": 0, "content_index": 0, "delta": "z"},
     ]
-    outcome(http_server, http_server.Reply(200, sse(event, *follow), content_type=SSE), stream=True, client=garbage_client)
+    outcome(
+        http_server, http_server.Reply(200, sse(event, *follow), content_type=SSE), stream=True, client=garbage_client
+    )
 
 
 def test_huge_indexes_do_not_exhaust_memory(http_server):
@@ -1056,7 +1268,9 @@ def test_a_model_name_no_header_can_carry_is_a_configuration_error(http_server, 
 
 
 def test_an_html_page_answering_a_stream_request_says_it_is_not_json(http_server):
-    http_server.add(status=200, body=b"<html><head><title>Login</title></head><body>Sign in</body></html>", content_type="text/html")
+    http_server.add(
+        status=200, body=b"<html><head><title>Login</title></head><body>Sign in</body></html>", content_type="text/html"
+    )
     with pytest.raises(ProtocolError) as caught:
         Client(api_key=KEY, base_url=http_server.url).respond("hi", stream=True)
     assert "not JSON" in str(caught.value) and "Login" in str(caught.value)
@@ -1070,13 +1284,20 @@ def test_a_redirect_is_an_error_that_names_where_to(http_server):
 
 
 def test_retry_after_is_honoured_on_503_too(http_server, sleeps):
-    http_server.add(http_server.Reply(503, b"busy", content_type="text/plain", headers={"Retry-After": "3"}), ok(http_server))
+    http_server.add(
+        http_server.Reply(503, b"busy", content_type="text/plain", headers={"Retry-After": "3"}), ok(http_server)
+    )
     assert Client(api_key=KEY, base_url=http_server.url).respond("hi").text == "Hello."
     assert sleeps == [3.0]
 
 
 def test_a_lost_conversation_hints_at_resetting_the_chat(http_server):
-    http_server.add(status=400, body=error_body("Previous response with id 'resp_x' not found.", "previous_response_not_found", param="previous_response_id"))
+    http_server.add(
+        status=400,
+        body=error_body(
+            "Previous response with id 'resp_x' not found.", "previous_response_not_found", param="previous_response_id"
+        ),
+    )
     with pytest.raises(NotFoundError, match="%haoee reset"):
         Client(api_key=KEY, base_url=http_server.url).respond("hi", previous_response_id="resp_x")
 

@@ -158,7 +158,9 @@ def expected(resp: dict[str, Any]) -> Expected:
         reasoning=reasoning,
         refusal=refusal,
         function_calls=[
-            (item["name"], item["arguments"], item["call_id"]) for item in resp["output"] if item["type"] == "function_call"
+            (item["name"], item["arguments"], item["call_id"])
+            for item in resp["output"]
+            if item["type"] == "function_call"
         ],
         web_searches=searches,
     )
@@ -171,7 +173,13 @@ def check(response: Response, exp: Expected) -> None:
     assert response.status == exp.status
     assert response.text == exp.text
     usage = response.usage
-    assert (usage.input_tokens, usage.output_tokens, usage.total_tokens, usage.cached_tokens, usage.reasoning_tokens) == exp.usage
+    assert (
+        usage.input_tokens,
+        usage.output_tokens,
+        usage.total_tokens,
+        usage.cached_tokens,
+        usage.reasoning_tokens,
+    ) == exp.usage
     if exp.status == "incomplete":
         assert response.incomplete_reason == exp.incomplete_reason
     else:
@@ -481,10 +489,22 @@ def test_stream_bare_json_lines_text(http_server):
 def test_stream_flat_error_event(http_server, follow):
     frames = load_frames("02")[:6]  # created, in_progress, item added, part added, two deltas
     sent = "".join(json.loads(f.data).get("delta", "") for f in frames)
-    flat = {"type": "error", "code": "rate_limit_exceeded", "message": "Slow down, please.", "param": None, "sequence_number": 6}
+    flat = {
+        "type": "error",
+        "code": "rate_limit_exceeded",
+        "message": "Slow down, please.",
+        "param": None,
+        "sequence_number": 6,
+    }
     frames.append(Frame("error", json.dumps(flat)))
     if follow == "failed":
-        failed = dict(final_response("02"), status="failed", error={"code": "rate_limit_exceeded", "message": "Slow down, please."}, output=[], usage=None)
+        failed = dict(
+            final_response("02"),
+            status="failed",
+            error={"code": "rate_limit_exceeded", "message": "Slow down, please."},
+            output=[],
+            usage=None,
+        )
         frames.append(Frame("response.failed", json.dumps({"type": "response.failed", "response": failed})))
     elif follow == "done":
         frames.append(Frame(None, "[DONE]"))

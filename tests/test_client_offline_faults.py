@@ -64,7 +64,9 @@ def test_proxy_html_pages_are_server_errors_with_a_short_excerpt(offline_server,
     assert caught.value.partial is None
 
 
-@pytest.mark.parametrize("fault,error", [("401", AuthenticationError), ("403", PermissionDeniedError), ("404", NotFoundError)])
+@pytest.mark.parametrize(
+    "fault,error", [("401", AuthenticationError), ("403", PermissionDeniedError), ("404", NotFoundError)]
+)
 def test_client_errors_are_not_retried(offline_server, fault, error):
     with pytest.raises(error):
         client(offline_server).respond("hi", model=f"fault-{fault}")
@@ -84,7 +86,9 @@ def test_a_stall_mid_stream_times_out_with_the_partial_text(offline_server):
     deltas: list[str] = []
     started = time.monotonic()
     with pytest.raises(APITimeoutError) as caught:
-        client(offline_server, timeout=httpx.Timeout(5, read=0.5)).respond("hi", model="fault-stall", stream=True, on_text=deltas.append)
+        client(offline_server, timeout=httpx.Timeout(5, read=0.5)).respond(
+            "hi", model="fault-stall", stream=True, on_text=deltas.append
+        )
     assert time.monotonic() - started < 3
     assert posts(offline_server) == 1
     assert deltas and caught.value.partial.text == "".join(deltas)

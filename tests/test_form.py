@@ -111,7 +111,9 @@ def posts(server: Any) -> list[dict[str, Any]]:
 # --- running ---------------------------------------------------------------------------------
 
 
-def test_run_renders_markdown_sets_variables_and_records_the_call(ip: InteractiveShell, magics: Any, offline_server: Any, run: Any) -> None:
+def test_run_renders_markdown_sets_variables_and_records_the_call(
+    ip: InteractiveShell, magics: Any, offline_server: Any, run: Any
+) -> None:
     f = form(prompt="Explain entropy")
     call = run(click_run(f))
 
@@ -144,15 +146,29 @@ def test_answer_streams_before_it_is_final(offline_server: Any, run: Any) -> Non
     assert not states[-1].endswith("▍") and "out tokens" in states[-1]
 
 
-def test_request_uses_every_field_and_the_same_body_as_the_magic(ip: InteractiveShell, magics: Any, offline_server: Any, run: Any) -> None:
+def test_request_uses_every_field_and_the_same_body_as_the_magic(
+    ip: InteractiveShell, magics: Any, offline_server: Any, run: Any
+) -> None:
     ip.user_ns["topic"] = "entropy"
-    f = form(model="qwen3-max", instructions="Be brief.", prompt="Explain {topic} {{literally}}", temperature=0.4, max_tokens=300, web=True, stream=False)
+    f = form(
+        model="qwen3-max",
+        instructions="Be brief.",
+        prompt="Explain {topic} {{literally}}",
+        temperature=0.4,
+        max_tokens=300,
+        web=True,
+        stream=False,
+    )
     call = run(click_run(f))
     assert call.status == "completed", f.error_line.value
     (body,) = posts(offline_server)
     assert body == {
-        "model": "qwen3-max", "input": "Explain entropy {literally}", "instructions": "Be brief.", "temperature": 0.4,
-        "max_output_tokens": 300, "tools": [{"type": "web_search"}],
+        "model": "qwen3-max",
+        "input": "Explain entropy {literally}",
+        "instructions": "Be brief.",
+        "temperature": 0.4,
+        "max_output_tokens": 300,
+        "tools": [{"type": "web_search"}],
     }
     prompt, options = f.options()
     assert build_body(prompt, options, magics.session) == call.body
@@ -176,7 +192,9 @@ def test_run_is_disabled_while_running_and_stop_only_then(offline_server: Any, r
     assert len(posts(offline_server)) == 1
 
 
-def test_stop_keeps_the_partial_answer_and_marks_the_call_interrupted(ip: InteractiveShell, magics: Any, offline_server: Any, run: Any) -> None:
+def test_stop_keeps_the_partial_answer_and_marks_the_call_interrupted(
+    ip: InteractiveShell, magics: Any, offline_server: Any, run: Any
+) -> None:
     offline_server.latency_ms = 60
     f = form(prompt="Explain entropy")
 
@@ -248,7 +266,9 @@ def test_bad_values_go_to_the_error_line(offline_server: Any, run: Any, field: s
 
 
 @pytest.mark.parametrize(("model", "words"), [("fault-401", "API key"), ("fault-500", "run it again")])
-def test_a_server_error_goes_to_the_error_line(ip: InteractiveShell, magics: Any, run: Any, model: str, words: str) -> None:
+def test_a_server_error_goes_to_the_error_line(
+    ip: InteractiveShell, magics: Any, run: Any, model: str, words: str
+) -> None:
     f = form(prompt="Explain entropy", model=model)
     call = run(click_run(f))
     line = plain(f.error_line.value)
@@ -293,8 +313,19 @@ def test_an_unexpected_failure_lands_in_the_error_line(magics: Any, run: Any, mo
 
 
 def test_cell_text_matches_the_values() -> None:
-    f = form(model="gpt-5.2", instructions="Be brief.", prompt="Explain {topic}\nin two lines", temperature=0.7, max_tokens=200, web=True, stream=False)
-    assert f.cell_text() == "%%haoee -m gpt-5.2 -i 'Be brief.' -t 0.7 --max-tokens 200 --web --no-stream\nExplain {topic}\nin two lines"
+    f = form(
+        model="gpt-5.2",
+        instructions="Be brief.",
+        prompt="Explain {topic}\nin two lines",
+        temperature=0.7,
+        max_tokens=200,
+        web=True,
+        stream=False,
+    )
+    assert (
+        f.cell_text()
+        == "%%haoee -m gpt-5.2 -i 'Be brief.' -t 0.7 --max-tokens 200 --web --no-stream\nExplain {topic}\nin two lines"
+    )
     f = form(model="gpt-4.1", prompt="Hi")
     assert f.cell_text() == "%%haoee -m gpt-4.1\nHi"
 
@@ -302,16 +333,40 @@ def test_cell_text_matches_the_values() -> None:
 @pytest.mark.parametrize(
     "instructions",
     [
-        "Be brief.", "Don't ramble; use 'quotes'.", 'Say "hi" and \\n $HOME', "two\nlines", "",
+        "Be brief.",
+        "Don't ramble; use 'quotes'.",
+        'Say "hi" and \\n $HOME',
+        "two\nlines",
+        "",
         'It\'s "both"',
     ],
 )
-def test_the_copied_cell_sends_what_the_form_sends(ip: InteractiveShell, magics: Any, offline_server: Any, run: Any, instructions: str) -> None:
+def test_the_copied_cell_sends_what_the_form_sends(
+    ip: InteractiveShell, magics: Any, offline_server: Any, run: Any, instructions: str
+) -> None:
     ip.user_ns["topic"] = "entropy"
-    f = form(model="gpt-5.2", instructions=instructions, prompt="Explain {topic}", temperature=0.7, max_tokens=200, web=True, stream=False)
+    f = form(
+        model="gpt-5.2",
+        instructions=instructions,
+        prompt="Explain {topic}",
+        temperature=0.7,
+        max_tokens=200,
+        web=True,
+        stream=False,
+    )
     line, cell = f.cell_text().split("\n", 1)
     assert line.startswith("%%haoee ")
-    assert shlex.split(line)[1:] == ["-m", "gpt-5.2", *(["-i", " ".join(instructions.split("\n"))] if instructions else []), "-t", "0.7", "--max-tokens", "200", "--web", "--no-stream"]
+    assert shlex.split(line)[1:] == [
+        "-m",
+        "gpt-5.2",
+        *(["-i", " ".join(instructions.split("\n"))] if instructions else []),
+        "-t",
+        "0.7",
+        "--max-tokens",
+        "200",
+        "--web",
+        "--no-stream",
+    ]
     run(click_run(f))
     with capture_output():
         ip.run_cell_magic("haoee", line.removeprefix("%%haoee "), cell)
@@ -344,8 +399,24 @@ def test_copy_as_cell_shows_the_text_and_sends_the_script(magics: Any, run: Any)
 
 
 def test_defaults_prefill_the_fields() -> None:
-    f = form(model="qwen3-max", instructions="Be brief.", prompt="Hi", temperature=0.5, max_tokens=100, web=True, stream=False)
-    values = (f.model.value, f.instructions.value, f.prompt.value, f.temperature.value, f.max_tokens.value, f.web.value, f.stream.value)
+    f = form(
+        model="qwen3-max",
+        instructions="Be brief.",
+        prompt="Hi",
+        temperature=0.5,
+        max_tokens=100,
+        web=True,
+        stream=False,
+    )
+    values = (
+        f.model.value,
+        f.instructions.value,
+        f.prompt.value,
+        f.temperature.value,
+        f.max_tokens.value,
+        f.web.value,
+        f.stream.value,
+    )
     assert values == ("qwen3-max", "Be brief.", "Hi", "0.5", "100", True, False)
     assert set(KNOWN_MODELS) <= set(f.model.options) and not f.model.ensure_option
     assert isinstance(f, ipywidgets.VBox) and f.task is None and f.last_call is None
@@ -354,9 +425,21 @@ def test_defaults_prefill_the_fields() -> None:
 
 
 def test_settings_are_the_defaults(magics: Any) -> None:
-    magics.model, magics.instructions, magics.temperature, magics.max_output_tokens, magics.stream = "my-model", "Be kind.", 1.2, 50, False
+    magics.model, magics.instructions, magics.temperature, magics.max_output_tokens, magics.stream = (
+        "my-model",
+        "Be kind.",
+        1.2,
+        50,
+        False,
+    )
     f = form()
-    assert (f.model.value, f.instructions.value, f.temperature.value, f.max_tokens.value, f.stream.value) == ("my-model", "Be kind.", "1.2", "50", False)
+    assert (f.model.value, f.instructions.value, f.temperature.value, f.max_tokens.value, f.stream.value) == (
+        "my-model",
+        "Be kind.",
+        "1.2",
+        "50",
+        False,
+    )
     assert f.model.options[0] == "my-model"
     assert form(model="glm-4.7").model.value == "glm-4.7"
 
@@ -376,6 +459,8 @@ def test_the_line_magic_displays_a_form(ip: InteractiveShell) -> None:
 
 def test_form_is_exported_lazily_and_importing_the_package_skips_ipywidgets() -> None:
     assert haoee_jupyter.form is form
-    code = "import sys, haoee_jupyter; print('ipywidgets' in sys.modules, 'haoee_jupyter.notebook._form' in sys.modules)"
+    code = (
+        "import sys, haoee_jupyter; print('ipywidgets' in sys.modules, 'haoee_jupyter.notebook._form' in sys.modules)"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.split() == ["False", "False"]

@@ -8,6 +8,7 @@ path with display ids is used.
 
 from __future__ import annotations
 
+import _thread
 import base64
 import importlib.util
 import io
@@ -20,7 +21,6 @@ import sys
 import textwrap
 import threading
 import time
-import _thread
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -147,14 +147,20 @@ def everything_shown(captured: CapturedIO) -> str:
 
 def canned(text: str | None = None, *, refusal: str | None = None, model: str = "canned-model") -> bytes:
     """A complete, non-streamed Responses API answer for the scriptable http_server."""
-    content = [{"type": "output_text", "text": text, "annotations": []}] if text is not None else [{"type": "refusal", "refusal": refusal}]
+    content = (
+        [{"type": "output_text", "text": text, "annotations": []}]
+        if text is not None
+        else [{"type": "refusal", "refusal": refusal}]
+    )
     return json.dumps(
         {
             "id": "resp_canned",
             "object": "response",
             "status": "completed",
             "model": model,
-            "output": [{"type": "message", "id": "msg_canned", "role": "assistant", "status": "completed", "content": content}],
+            "output": [
+                {"type": "message", "id": "msg_canned", "role": "assistant", "status": "completed", "content": content}
+            ],
             "usage": {"input_tokens": 3, "output_tokens": 5, "total_tokens": 8},
         }
     ).encode()
@@ -184,8 +190,23 @@ def test_load_ext_registers_the_cell_and_line_magic(ip: InteractiveShell) -> Non
 
 def test_full_help_lists_every_option(ip: InteractiveShell) -> None:
     doc = ip.find_cell_magic("haoee").__doc__
-    for option in ("--model", "--instructions", "--temperature", "--top-p", "--max-tokens", "--reasoning", "--no-stream",
-                   "--web", "--out", "--format", "--schema", "--image", "--chat", "--raw", "--dry-run"):
+    for option in (
+        "--model",
+        "--instructions",
+        "--temperature",
+        "--top-p",
+        "--max-tokens",
+        "--reasoning",
+        "--no-stream",
+        "--web",
+        "--out",
+        "--format",
+        "--schema",
+        "--image",
+        "--chat",
+        "--raw",
+        "--dry-run",
+    ):
         assert option in doc
 
 
@@ -195,7 +216,9 @@ def test_config_model_is_sent(ip: InteractiveShell, offline_server: Any) -> None
     assert one_post(offline_server)["model"] == "qwen3-max"
 
 
-def test_environment_is_used_when_nothing_is_configured(ip: InteractiveShell, offline_server: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_environment_is_used_when_nothing_is_configured(
+    ip: InteractiveShell, offline_server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     ip.run_line_magic("config", "Haoee.base_url = ''")
     ip.run_line_magic("config", "Haoee.api_key = ''")
     monkeypatch.setenv("HAOEE_BASE_URL", offline_server.url)
@@ -205,7 +228,9 @@ def test_environment_is_used_when_nothing_is_configured(ip: InteractiveShell, of
     assert one_post(offline_server)["model"] == "env-model"
 
 
-def test_config_wins_over_the_environment(ip: InteractiveShell, http_server: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_config_wins_over_the_environment(
+    ip: InteractiveShell, http_server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("HAOEE_MODEL", "env-model")
     monkeypatch.setenv("HAOEE_BASE_URL", "http://127.0.0.1:9/v1")  # nothing listens there
     monkeypatch.setenv("HAOEE_API_KEY", "sk-from-the-environment-0000")
@@ -223,7 +248,14 @@ def test_config_wins_over_the_environment(ip: InteractiveShell, http_server: Any
 def test_config_listing_shows_traits_and_masks_the_key(ip: InteractiveShell) -> None:
     with capture_output() as captured:
         ip.run_line_magic("config", "Haoee")
-    for trait in ("Haoee.model", "Haoee.api_key", "Haoee.base_url", "Haoee.temperature", "Haoee.updates_per_second", "Haoee.max_retries"):
+    for trait in (
+        "Haoee.model",
+        "Haoee.api_key",
+        "Haoee.base_url",
+        "Haoee.temperature",
+        "Haoee.updates_per_second",
+        "Haoee.max_retries",
+    ):
         assert trait in captured.stdout
     assert FAKE_KEY not in captured.stdout and KEY_MIDDLE not in captured.stdout
     assert "sk-…" + FAKE_KEY[-4:] in captured.stdout
@@ -285,7 +317,11 @@ def test_trait_defaults_apply_and_options_override_them(ip: InteractiveShell, of
     first, second = posts(offline_server)
     assert (first["instructions"], first["temperature"], first["max_output_tokens"]) == ("Use SI units.", 0.7, 500)
     assert "stream" not in first
-    assert (second["instructions"], second["temperature"], second["max_output_tokens"]) == ("Use imperial units.", 0.1, 300)
+    assert (second["instructions"], second["temperature"], second["max_output_tokens"]) == (
+        "Use imperial units.",
+        0.1,
+        300,
+    )
 
 
 def test_web_lists_sources_as_links_under_the_answer(ip: InteractiveShell) -> None:
@@ -294,7 +330,7 @@ def test_web_lists_sources_as_links_under_the_answer(ip: InteractiveShell) -> No
     markdown = bundle["text/markdown"]
     citations = ip.user_ns["haoee_response"].citations
     assert len(citations) >= 2
-    sources = markdown[markdown.index("**Sources**"):]
+    sources = markdown[markdown.index("**Sources**") :]
     for number, citation in enumerate(citations, 1):
         assert f"{number}. [{citation.title}]({citation.url})" in sources
         assert f"{number}. {citation.title} <{citation.url}>" in bundle["text/plain"]
@@ -436,7 +472,9 @@ def test_images_from_pil_matplotlib_file_and_url(ip: InteractiveShell, offline_s
         ({"number": 42}, "--image number", "a int is not an image"),
     ],
 )
-def test_bad_image_is_a_usage_error(ip: InteractiveShell, offline_server: Any, setup: Any, line: str, message: str) -> None:
+def test_bad_image_is_a_usage_error(
+    ip: InteractiveShell, offline_server: Any, setup: Any, line: str, message: str
+) -> None:
     ip.user_ns.update(setup or {})
     with pytest.raises(UsageError, match=message):
         ask(ip, line)
@@ -491,7 +529,7 @@ def test_dry_run_shows_the_request_and_sends_nothing(ip: InteractiveShell, offli
     assert plain.startswith("Dry run: nothing was sent.")
     assert f"POST {offline_server.url}/responses" in plain
     assert "Authorization: Bearer sk-…" + FAKE_KEY[-4:] in plain
-    body = json.loads(plain[plain.index("{"):])
+    body = json.loads(plain[plain.index("{") :])
     assert body == {
         "model": "gpt-5.2",
         "input": "Summarize gradient descent in one sentence.",
@@ -537,11 +575,19 @@ def test_raw_sends_the_cell_as_is(ip: InteractiveShell, offline_server: Any) -> 
         ("--bogus", r"unrecognized arguments: --bogus.*%%haoee\?"),
         ("-m", r"expected one argument.*%%haoee\?"),
         ("-i 'unclosed", r"No closing quotation.*%%haoee\?"),
-        ("--schema nowhere", r"--schema nowhere: no variable of that name; define a JSON Schema dict or a pydantic model"),
-        ("--schema some_number", r"--schema some_number: a int is not a schema; use a JSON Schema dict or a pydantic model"),
+        (
+            "--schema nowhere",
+            r"--schema nowhere: no variable of that name; define a JSON Schema dict or a pydantic model",
+        ),
+        (
+            "--schema some_number",
+            r"--schema some_number: a int is not a schema; use a JSON Schema dict or a pydantic model",
+        ),
     ],
 )
-def test_bad_flag_or_value_is_a_usage_error_and_sends_nothing(ip: InteractiveShell, offline_server: Any, line: str, message: str) -> None:
+def test_bad_flag_or_value_is_a_usage_error_and_sends_nothing(
+    ip: InteractiveShell, offline_server: Any, line: str, message: str
+) -> None:
     ip.user_ns["some_number"] = 7
     with pytest.raises(UsageError, match=message):
         ask(ip, line)
@@ -633,7 +679,9 @@ def test_answer_streams_into_one_display_updated_in_place(ip: InteractiveShell) 
     assert f"{usage.input_tokens} in / {usage.output_tokens} out tokens" in final["text/plain"]
 
 
-def _stream_updates(ip: InteractiveShell, offline_server: Any, per_second: float) -> tuple[int, float, list[dict[str, Any]]]:
+def _stream_updates(
+    ip: InteractiveShell, offline_server: Any, per_second: float
+) -> tuple[int, float, list[dict[str, Any]]]:
     """Intermediate updates (streamed text, not the final render) and the call's duration."""
     offline_server.latency_ms = 10
     ip.run_line_magic("config", f"Haoee.updates_per_second = {per_second}")
@@ -657,7 +705,7 @@ def test_streaming_updates_are_rate_limited(ip: InteractiveShell, offline_server
 
 def test_streaming_updates_follow_updates_per_second(ip: InteractiveShell, offline_server: Any) -> None:
     slow_count, _, _ = _stream_updates(ip, offline_server, per_second=2)
-    fast_count, duration, outputs = _stream_updates(ip, offline_server, per_second=1000)
+    fast_count, _duration, outputs = _stream_updates(ip, offline_server, per_second=1000)
     assert fast_count > max(10, 3 * slow_count), (fast_count, slow_count)
     texts = [o["data"]["text/plain"] for o in outputs[1:-1]]
     assert all(later.startswith(earlier) for earlier, later in zip(texts, texts[1:]))  # text only grows
@@ -684,7 +732,9 @@ def test_refusal_is_shown(ip: InteractiveShell, http_server: Any) -> None:
 # --- errors ----------------------------------------------------------------------------------
 
 
-def test_server_error_is_one_line_and_error_subcommand_has_the_traceback(ip: InteractiveShell, offline_server: Any) -> None:
+def test_server_error_is_one_line_and_error_subcommand_has_the_traceback(
+    ip: InteractiveShell, offline_server: Any
+) -> None:
     with capture_output() as captured:
         result = ip.run_cell("%%haoee -m fault-500\nHello")
     assert isinstance(result.error_in_exec, ServerError)
@@ -701,8 +751,13 @@ def test_error_subcommand_without_an_error(ip: InteractiveShell) -> None:
     assert "No error in this session." in line_magic(ip, "error").stdout
 
 
-@pytest.mark.parametrize(("model", "error"), [("fault-reset", APIConnectionError), ("fault-truncated", ProtocolError), ("fault-malformed", ProtocolError)])
-def test_broken_stream_keeps_the_partial_text(ip: InteractiveShell, magics: Any, model: str, error: type[HaoeeError]) -> None:
+@pytest.mark.parametrize(
+    ("model", "error"),
+    [("fault-reset", APIConnectionError), ("fault-truncated", ProtocolError), ("fault-malformed", ProtocolError)],
+)
+def test_broken_stream_keeps_the_partial_text(
+    ip: InteractiveShell, magics: Any, model: str, error: type[HaoeeError]
+) -> None:
     with capture_output() as captured, pytest.raises(error) as info:
         ip.run_cell_magic("haoee", f"-m {model} -o partial", "Explain entropy")
     partial = ip.user_ns["partial"]
@@ -750,7 +805,9 @@ def test_failed_response(ip: InteractiveShell, magics: Any, model: str) -> None:
     assert magics.session.calls[-1].status == "failed"
     assert "failed" in final_bundle(captured)["text/plain"].splitlines()[-1]
     if model == "fault-error-event":  # it strikes after three deltas: they are kept
-        assert "## Offline demo answer".startswith(ip.user_ns["haoee_response"].text) and ip.user_ns["haoee_response"].text
+        assert (
+            "## Offline demo answer".startswith(ip.user_ns["haoee_response"].text) and ip.user_ns["haoee_response"].text
+        )
 
 
 def test_authentication_error_never_shows_the_key(ip: InteractiveShell) -> None:
@@ -785,7 +842,9 @@ def _assert_interrupted(ip: InteractiveShell, magics: Any, captured: CapturedIO,
     assert info.value._render_traceback_()[0].startswith("Interrupted: the partial answer")
 
 
-def test_keyboard_interrupt_keeps_the_partial_text(ip: InteractiveShell, magics: Any, offline_server: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_keyboard_interrupt_keeps_the_partial_text(
+    ip: InteractiveShell, magics: Any, offline_server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from haoee_jupyter.notebook._display import NotebookView
 
     offline_server.latency_ms = 5
@@ -823,7 +882,6 @@ def test_real_sigint_during_a_stream(ip: InteractiveShell, magics: Any, offline_
     assert whole.startswith(partial) and len(partial) < len(whole)
 
 
-
 def test_interrupt_before_anything_arrived_keeps_nothing_stale(ip: InteractiveShell, magics: Any) -> None:
     """A real SIGINT while a --no-stream request waits: nothing arrived, so nothing is kept."""
     import signal
@@ -842,16 +900,27 @@ def test_interrupt_before_anything_arrived_keeps_nothing_stale(ip: InteractiveSh
     assert ip.user_ns["ans"] == first  # --out left as it was
     assert final_bundle(captured)["text/plain"].splitlines()[-1].endswith("interrupted (nothing had arrived)]")
     assert info.value._render_traceback_() == ["Interrupted: nothing had arrived yet."]
-    assert ip.user_ns["haoee_usage_total"].calls == 2 and [c.status for c in magics.session.calls] == ["completed", "interrupted"]
+    assert ip.user_ns["haoee_usage_total"].calls == 2 and [c.status for c in magics.session.calls] == [
+        "completed",
+        "interrupted",
+    ]
 
 
-@pytest.mark.parametrize(("model", "status"), [("fault-500", "error (nothing had arrived)"), ("fault-reset", "error (partial answer kept)"), ("fault-failed", "failed (nothing had arrived)")])
+@pytest.mark.parametrize(
+    ("model", "status"),
+    [
+        ("fault-500", "error (nothing had arrived)"),
+        ("fault-reset", "error (partial answer kept)"),
+        ("fault-failed", "failed (nothing had arrived)"),
+    ],
+)
 def test_the_footer_says_whether_anything_was_kept(ip: InteractiveShell, model: str, status: str) -> None:
     with capture_output() as captured, pytest.raises(HaoeeError):
         ip.run_cell_magic("haoee", f"-m {model}", "Explain entropy")
     final = final_bundle(captured)
     assert final["text/plain"].splitlines()[-1].endswith(f" · {status}]")
     assert status in final["text/markdown"]
+
 
 # --- variables -------------------------------------------------------------------------------
 
@@ -885,7 +954,9 @@ def test_failed_call_still_updates_the_total(ip: InteractiveShell) -> None:
 # --- line magics -----------------------------------------------------------------------------
 
 
-def test_config_subcommand_masks_the_key_and_names_sources(ip: InteractiveShell, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_config_subcommand_masks_the_key_and_names_sources(
+    ip: InteractiveShell, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("HAOEE_MODEL", "env-model")
     captured = line_magic(ip, "config")
     shown = everything_shown(captured)
@@ -896,7 +967,9 @@ def test_config_subcommand_masks_the_key_and_names_sources(ip: InteractiveShell,
     assert re.search(r"^max_retries\s+0\s+", plain, re.M)
 
 
-def test_key_subcommand_reads_the_key_with_getpass(ip: InteractiveShell, magics: Any, offline_server: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_key_subcommand_reads_the_key_with_getpass(
+    ip: InteractiveShell, magics: Any, offline_server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     typed = "sk-typed-in-key-abcdefgh5678"
     prompts: list[str] = []
     monkeypatch.setattr("getpass.getpass", lambda prompt="": prompts.append(prompt) or typed)
@@ -908,7 +981,9 @@ def test_key_subcommand_reads_the_key_with_getpass(ip: InteractiveShell, magics:
     assert offline_server.requests[-1]["authorization_present"]
 
 
-def test_key_subcommand_with_nothing_entered(ip: InteractiveShell, magics: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_key_subcommand_with_nothing_entered(
+    ip: InteractiveShell, magics: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr("getpass.getpass", lambda prompt="": "  ")
     assert "nothing changed" in line_magic(ip, "key").stdout
     assert magics.api_key == FAKE_KEY
@@ -962,7 +1037,10 @@ def test_offline_subcommand_starts_and_stops_a_server(ip: InteractiveShell, magi
         line_magic(ip, "offline --latency-ms soon")
 
 
-@pytest.mark.skipif(importlib.util.find_spec("haoee_jupyter.notebook._form") is None, reason="haoee_jupyter.notebook._form is not written yet")
+@pytest.mark.skipif(
+    importlib.util.find_spec("haoee_jupyter.notebook._form") is None,
+    reason="haoee_jupyter.notebook._form is not written yet",
+)
 def test_form_subcommand_displays_a_widget(ip: InteractiveShell) -> None:
     captured = line_magic(ip, "form")
     assert any("application/vnd.jupyter.widget-view+json" in output["data"] for output in publishes(captured))
@@ -1023,13 +1101,17 @@ def _subprocess_env(tmp_path: Path, **extra: str) -> dict[str, str]:
 def test_extension_autoloads_from_ipython_config(tmp_path: Path, offline_server: Any) -> None:
     profile = tmp_path / "profile"
     profile.mkdir()
-    (profile / "ipython_config.py").write_text('c.InteractiveShellApp.extensions = ["haoee_jupyter"]\nc.Haoee.model = "cfg-model"\n')
+    (profile / "ipython_config.py").write_text(
+        'c.InteractiveShellApp.extensions = ["haoee_jupyter"]\nc.Haoee.model = "cfg-model"\n'
+    )
     env = _subprocess_env(tmp_path, HAOEE_BASE_URL=offline_server.url, HAOEE_API_KEY=FAKE_KEY)
     command = [sys.executable, "-m", "IPython", "--no-banner", "--colors=NoColor", f"--profile-dir={profile}", "-c"]
     config = subprocess.run([*command, "%haoee config"], env=env, capture_output=True, text=True, timeout=60)
     assert config.returncode == 0, config.stderr
     assert re.search(r"^model\s+cfg-model\s+%config Haoee.model$", config.stdout, re.M), config.stdout
-    dry_run = subprocess.run([*command, "%%haoee --dry-run\nhello"], env=env, capture_output=True, text=True, timeout=60)
+    dry_run = subprocess.run(
+        [*command, "%%haoee --dry-run\nhello"], env=env, capture_output=True, text=True, timeout=60
+    )
     assert dry_run.returncode == 0, dry_run.stderr
     assert "ModelName: cfg-model" in dry_run.stdout and '"model": "cfg-model"' in dry_run.stdout
     for output in (config.stdout, dry_run.stdout, config.stderr, dry_run.stderr):
@@ -1064,10 +1146,15 @@ def test_httpx_is_not_imported_until_the_first_call(tmp_path: Path, offline_serv
 def test_import_time_has_no_heavy_modules(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-X", "importtime", "-c", "import haoee_jupyter"],
-        env=_subprocess_env(tmp_path), capture_output=True, text=True, timeout=60,
+        env=_subprocess_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 0, result.stderr
-    imported = {line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")}
+    imported = {
+        line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")
+    }
     assert "haoee_jupyter" in imported
     for heavy in ("httpx", "IPython", "ipywidgets", "sqlite3", "traitlets"):
         assert heavy not in imported, f"import haoee_jupyter imported {heavy}"
@@ -1078,30 +1165,43 @@ def test_import_time_has_no_heavy_modules(tmp_path: Path) -> None:
 
 def test_braces_inside_markdown_code_are_the_codes_own(ip: InteractiveShell, offline_server: Any) -> None:
     ip.user_ns.update(x=1, a=2, topic="entropy")
-    ask(ip, "", "Fix this:\n```python\nprint(f'{x} items')\nd = {a}\nprint(f'{undefined}')\n```\nand {topic}, not `{x}`")
+    ask(
+        ip, "", "Fix this:\n```python\nprint(f'{x} items')\nd = {a}\nprint(f'{undefined}')\n```\nand {topic}, not `{x}`"
+    )
     sent = one_post(offline_server)["input"]
     assert "print(f'{x} items')\nd = {a}\nprint(f'{undefined}')" in sent
     assert "and entropy, not `{x}`" in sent
 
 
-
 @pytest.mark.parametrize(
     ("cell", "sent"),
     [
-        ("Fix this:\n```python\nprint(f'{x} items')\nd = {a}\n```\nand {topic}", "Fix this:\n```python\nprint(f'{x} items')\nd = {a}\n```\nand entropy"),
-        ("~~~ {.python title='t'}\nf'{undefined}'\n~~~\n{topic}", "~~~ {.python title='t'}\nf'{undefined}'\n~~~\nentropy"),
+        (
+            "Fix this:\n```python\nprint(f'{x} items')\nd = {a}\n```\nand {topic}",
+            "Fix this:\n```python\nprint(f'{x} items')\nd = {a}\n```\nand entropy",
+        ),
+        (
+            "~~~ {.python title='t'}\nf'{undefined}'\n~~~\n{topic}",
+            "~~~ {.python title='t'}\nf'{undefined}'\n~~~\nentropy",
+        ),
         ("````\n{undefined}\n`````\n{topic}", "````\n{undefined}\n`````\nentropy"),  # a longer fence closes it
         ("````md\n```\n{undefined}\n```\n````\n{topic}", "````md\n```\n{undefined}\n```\n````\nentropy"),
         ("a `{x}` b {topic} c `{a}`", "a `{x}` b entropy c `{a}`"),  # two spans, not one from first to last
-        ("``f'{undefined}'`` and ```{undefined}``` then {topic}", "``f'{undefined}'`` and ```{undefined}``` then entropy"),
+        (
+            "``f'{undefined}'`` and ```{undefined}``` then {topic}",
+            "``f'{undefined}'`` and ```{undefined}``` then entropy",
+        ),
         ("Unclosed:\n```js\nconst o = {undefined};", "Unclosed:\n```js\nconst o = {undefined};"),
         ("it's `{topic} without a closing backtick", "it's `entropy without a closing backtick"),
     ],
 )
-def test_only_braces_outside_markdown_code_are_filled(ip: InteractiveShell, offline_server: Any, cell: str, sent: str) -> None:
+def test_only_braces_outside_markdown_code_are_filled(
+    ip: InteractiveShell, offline_server: Any, cell: str, sent: str
+) -> None:
     ip.user_ns.update(x=1, a=2, topic="entropy")
     ask(ip, "", cell)
     assert one_post(offline_server)["input"] == sent
+
 
 def test_a_failure_with_nothing_received_never_leaves_the_previous_answer(ip: InteractiveShell) -> None:
     ask(ip, "-o ans", "hello")
@@ -1127,7 +1227,11 @@ def test_the_total_counts_every_call_the_usage_table_lists(ip: InteractiveShell,
 @pytest.mark.parametrize("line", ["--schema schema --max-tokens 16 -o parsed", "-f json --max-tokens 16 -o parsed"])
 def test_json_cut_off_by_the_token_limit_says_so(ip: InteractiveShell, line: str) -> None:
     # Ten properties: the offline server's JSON needs far more than 16 tokens, so it is cut off.
-    ip.user_ns["schema"] = {"type": "object", "properties": {k: {"type": "string"} for k in "abcdefghij"}, "required": list("abcdefghij")}
+    ip.user_ns["schema"] = {
+        "type": "object",
+        "properties": {k: {"type": "string"} for k in "abcdefghij"},
+        "required": list("abcdefghij"),
+    }
     with pytest.raises(UsageError) as info:
         ask(ip, line, "Describe a country as JSON")
     assert ip.user_ns["haoee_response"].status == "incomplete"
@@ -1160,7 +1264,9 @@ def test_config_shows_values_exactly_in_code_spans(ip: InteractiveShell, offline
     assert rows["format"] == ("`'markdown'`", "%config Haoee.format")
 
 
-def test_config_shows_the_resolved_values(ip: InteractiveShell, magics: Any, offline_server: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_config_shows_the_resolved_values(
+    ip: InteractiveShell, magics: Any, offline_server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     ip.run_line_magic("config", f"Haoee.base_url = {offline_server.url + '/responses/'!r}")  # a pasted endpoint URL
     monkeypatch.setenv("HAOEE_MODEL", "env-model")
     rows = _config_rows(ip)
@@ -1168,7 +1274,10 @@ def test_config_shows_the_resolved_values(ip: InteractiveShell, magics: Any, off
     assert rows["model"] == ("`env-model`", "$HAOEE_MODEL")
     ip.run_line_magic("config", "Haoee.base_url = 'ftp://example.com'")
     value, source = _config_rows(ip)["base_url"]
-    assert value.startswith("`unusable: The base URL 'ftp://example.com' is not an http(s) URL") and source == "%config Haoee.base_url"
+    assert (
+        value.startswith("`unusable: The base URL 'ftp://example.com' is not an http(s) URL")
+        and source == "%config Haoee.base_url"
+    )
     ip.run_line_magic("config", "Haoee.api_key = ''")
     assert _config_rows(ip)["api_key"] == ("", "not set: run %haoee key")
 
@@ -1190,13 +1299,25 @@ def test_backslashes_in_option_values_survive(ip: InteractiveShell, tmp_path: An
         ("C#", "C#"),  # not a comment
     ],
 )
-def test_option_quoting_is_posix_with_backslashes_kept(ip: InteractiveShell, offline_server: Any, option: str, sent: str) -> None:
+def test_option_quoting_is_posix_with_backslashes_kept(
+    ip: InteractiveShell, offline_server: Any, option: str, sent: str
+) -> None:
     ask(ip, f"-i {option} -t 0.5", "hi")
     assert one_post(offline_server)["instructions"] == sent
     assert one_post(offline_server)["temperature"] == 0.5  # nothing after the value was lost
 
 
-@pytest.mark.parametrize("setting", ["timeout = 0", "connect_timeout = -1", "temperature = 5", "max_output_tokens = 0", "max_retries = -1", "updates_per_second = 0"])
+@pytest.mark.parametrize(
+    "setting",
+    [
+        "timeout = 0",
+        "connect_timeout = -1",
+        "temperature = 5",
+        "max_output_tokens = 0",
+        "max_retries = -1",
+        "updates_per_second = 0",
+    ],
+)
 def test_bad_settings_are_refused(magics: Any, setting: str) -> None:
     name, value = (part.strip() for part in setting.split("="))
     before = getattr(magics, name)
@@ -1217,7 +1338,9 @@ def test_bad_settings_are_refused(magics: Any, setting: str) -> None:
         ("updates_per_second = 0", "Haoee.updates_per_second must be a number more than 0, not 0"),
     ],
 )
-def test_a_bad_config_value_says_the_allowed_range(ip: InteractiveShell, magics: Any, caplog: pytest.LogCaptureFixture, setting: str, message: str) -> None:
+def test_a_bad_config_value_says_the_allowed_range(
+    ip: InteractiveShell, magics: Any, caplog: pytest.LogCaptureFixture, setting: str, message: str
+) -> None:
     name, value = (part.strip() for part in setting.split("="))
     before = getattr(magics, name)
     ip.run_line_magic("config", f"Haoee.{setting}")  # %config reports the TraitError as a logged error
@@ -1228,7 +1351,18 @@ def test_a_bad_config_value_says_the_allowed_range(ip: InteractiveShell, magics:
     assert getattr(magics, name) == before
 
 
-@pytest.mark.parametrize("setting", ["temperature = None", "temperature = 0", "temperature = 2", "max_output_tokens = None", "max_output_tokens = 1", "max_retries = 0", "timeout = 0.5"])
+@pytest.mark.parametrize(
+    "setting",
+    [
+        "temperature = None",
+        "temperature = 0",
+        "temperature = 2",
+        "max_output_tokens = None",
+        "max_output_tokens = 1",
+        "max_retries = 0",
+        "timeout = 0.5",
+    ],
+)
 def test_edge_config_values_are_accepted(ip: InteractiveShell, magics: Any, setting: str) -> None:
     name, value = (part.strip() for part in setting.split("="))
     ip.run_line_magic("config", f"Haoee.{setting}")
@@ -1239,7 +1373,9 @@ def test_offline_latency_accepts_fractions_and_refuses_negatives(ip: Interactive
     assert "(2.5 ms per token)" in line_magic(ip, "offline --latency-ms 2.5").stdout
     assert magics.offline_server.latency_ms == 2.5
     for bad in ("-1", "nan", "inf"):
-        with pytest.raises(UsageError, match=r"--latency-ms must be 0 or more \(milliseconds between streamed tokens\), not "):
+        with pytest.raises(
+            UsageError, match=r"--latency-ms must be 0 or more \(milliseconds between streamed tokens\), not "
+        ):
             line_magic(ip, f"offline --latency-ms {bad}")
     assert magics.offline_server.latency_ms == 2.5
 
@@ -1261,14 +1397,46 @@ def test_reasoning_asks_for_a_summary_and_shows_it_folded(ip: InteractiveShell, 
 
 def test_summary_parts_are_paragraphs_and_searches_are_listed(ip: InteractiveShell, http_server: Any) -> None:
     answer = {
-        "id": "resp_r", "object": "response", "status": "completed", "model": "canned-model",
+        "id": "resp_r",
+        "object": "response",
+        "status": "completed",
+        "model": "canned-model",
         "output": [
-            {"type": "reasoning", "id": "rs_1", "summary": [{"type": "summary_text", "text": "**First** part."}, {"type": "summary_text", "text": "Second part."}]},
-            {"type": "web_search_call", "id": "ws_1", "status": "completed", "action": {"type": "search", "queries": ["q one", "q <two>"]}},
-            {"type": "message", "id": "msg_1", "role": "assistant", "status": "completed", "content": [{
-                "type": "output_text", "text": "See here.",
-                "annotations": [{"type": "url_citation", "start_index": 4, "end_index": 8, "url": "https://example.org/a", "title": "A page"}],
-            }]},
+            {
+                "type": "reasoning",
+                "id": "rs_1",
+                "summary": [
+                    {"type": "summary_text", "text": "**First** part."},
+                    {"type": "summary_text", "text": "Second part."},
+                ],
+            },
+            {
+                "type": "web_search_call",
+                "id": "ws_1",
+                "status": "completed",
+                "action": {"type": "search", "queries": ["q one", "q <two>"]},
+            },
+            {
+                "type": "message",
+                "id": "msg_1",
+                "role": "assistant",
+                "status": "completed",
+                "content": [
+                    {
+                        "type": "output_text",
+                        "text": "See here.",
+                        "annotations": [
+                            {
+                                "type": "url_citation",
+                                "start_index": 4,
+                                "end_index": 8,
+                                "url": "https://example.org/a",
+                                "title": "A page",
+                            }
+                        ],
+                    }
+                ],
+            },
         ],
         "usage": {"input_tokens": 3, "output_tokens": 5, "total_tokens": 8},
     }
@@ -1277,8 +1445,14 @@ def test_summary_parts_are_paragraphs_and_searches_are_listed(ip: InteractiveShe
     bundle = final_bundle(ask(ip, "--web --reasoning low"))
     markdown, plain = bundle["text/markdown"], bundle["text/plain"]
     assert "<summary>Reasoning</summary>\n\n**First** part.\n\nSecond part.\n\n</details>" in markdown
-    assert markdown.index("See here.") < markdown.index("1. [A page](https://example.org/a)") < markdown.index("<sub>Searched the web for: q one; q &lt;two&gt;</sub>")
-    assert plain.index("Sources:\n  1. A page <https://example.org/a>") < plain.index("Searched the web for: q one; q <two>")
+    assert (
+        markdown.index("See here.")
+        < markdown.index("1. [A page](https://example.org/a)")
+        < markdown.index("<sub>Searched the web for: q one; q &lt;two&gt;</sub>")
+    )
+    assert plain.index("Sources:\n  1. A page <https://example.org/a>") < plain.index(
+        "Searched the web for: q one; q <two>"
+    )
 
 
 def test_unload_leaves_no_trace(ip: InteractiveShell, magics: Any) -> None:
@@ -1293,7 +1467,9 @@ def test_unload_leaves_no_trace(ip: InteractiveShell, magics: Any) -> None:
         ip.run_line_magic("load_ext", "haoee_jupyter")
 
 
-def test_unload_restores_the_session_settings_and_the_environment_applies(ip: InteractiveShell, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unload_restores_the_session_settings_and_the_environment_applies(
+    ip: InteractiveShell, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from haoee_jupyter import Client
 
     ip.run_line_magic("unload_ext", "haoee_jupyter")

@@ -37,7 +37,9 @@ def notebook(tmp_path_factory: pytest.TempPathFactory) -> Any:
             patch.setenv(name, value)
         for name in [n for n in os.environ if n.startswith("HAOEE_")]:
             patch.delenv(name)
-        client = NotebookClient(notebook, timeout=60, kernel_name="python3", resources={"metadata": {"path": str(QUICKSTART.parent)}})
+        client = NotebookClient(
+            notebook, timeout=60, kernel_name="python3", resources={"metadata": {"path": str(QUICKSTART.parent)}}
+        )
         client.execute()
     return notebook
 
@@ -62,7 +64,9 @@ def only_display(code_cell: Any) -> dict[str, str]:
 
 
 def stdout(code_cell: Any) -> str:
-    return "".join(output.text for output in code_cell.outputs if output.output_type == "stream" and output.name == "stdout")
+    return "".join(
+        output.text for output in code_cell.outputs if output.output_type == "stream" and output.name == "stdout"
+    )
 
 
 def result(code_cell: Any) -> str:
@@ -127,14 +131,17 @@ def test_usage_cells_show_numbers(notebook: Any) -> None:
 def test_chat_second_turn_mentions_the_first(notebook: Any) -> None:
     first, second = cells(notebook, "%%haoee --chat lesson")
     assert "Earlier you asked" not in only_display(first)["text/markdown"]
-    assert "Turn 2 of this conversation. Earlier you asked: “What is a prime number?”" in only_display(second)["text/markdown"]
+    assert (
+        "Turn 2 of this conversation. Earlier you asked: “What is a prime number?”"
+        in only_display(second)["text/markdown"]
+    )
     listing = only_display(cell(notebook, "%haoee chats"))
     assert re.match(r"lesson: 2 turns, last resp_\w+", listing["text/plain"])
 
 
 def test_web_search_lists_sources(notebook: Any) -> None:
     markdown = only_display(cell(notebook, "%%haoee --web"))["text/markdown"]
-    sources = markdown[markdown.index("**Sources**"):]
+    sources = markdown[markdown.index("**Sources**") :]
     assert re.search(r"^1\. \[.+\]\(https://example\.\w+/.+\)$", sources, re.M)
     citations = ast.literal_eval(result(cell(notebook, "[(c.title, c.url) for c in haoee_response.citations]")))
     assert len(citations) >= 2
@@ -151,9 +158,15 @@ def test_schema_output_is_a_dict(notebook: Any) -> None:
 
 
 def test_max_tokens_cell_is_incomplete(notebook: Any) -> None:
-    assert result(cell(notebook, "haoee_response.status, haoee_response.incomplete_reason")) == "('incomplete', 'max_output_tokens')"
+    assert (
+        result(cell(notebook, "haoee_response.status, haoee_response.incomplete_reason"))
+        == "('incomplete', 'max_output_tokens')"
+    )
     data = only_display(cell(notebook, "%%haoee --max-tokens 20"))
-    assert "incomplete: max_output_tokens" in data["text/markdown"] and "incomplete: max_output_tokens]" in data["text/plain"]
+    assert (
+        "incomplete: max_output_tokens" in data["text/markdown"]
+        and "incomplete: max_output_tokens]" in data["text/plain"]
+    )
 
 
 def test_dry_run_shows_the_request_without_the_key(notebook: Any) -> None:
@@ -171,7 +184,11 @@ def test_python_client_cell(notebook: Any) -> None:
 
 def test_final_usage_table_lists_the_calls(notebook: Any) -> None:
     table = only_display(cell(notebook, "%haoee usage"))["text/markdown"]
-    magic_cells = [c for c in notebook.cells if c.cell_type == "code" and c.source.startswith("%%haoee") and "--dry-run" not in c.source]
+    magic_cells = [
+        c
+        for c in notebook.cells
+        if c.cell_type == "code" and c.source.startswith("%%haoee") and "--dry-run" not in c.source
+    ]
     rows = re.findall(r"^\| (\d+) \| ([\w.-]+) \| (\w+) \|", table, re.M)
     assert [int(number) for number, _, _ in rows] == list(range(1, len(magic_cells) + 1))
     assert rows[-1][2] == "incomplete" and all(status == "completed" for _, _, status in rows[:-1])
@@ -181,8 +198,12 @@ def test_final_usage_table_lists_the_calls(notebook: Any) -> None:
 def test_run_notebooks_script(tmp_path: Path) -> None:
     script = ROOT / "scripts" / "run_notebooks.py"
     completed = subprocess.run(
-        [sys.executable, str(script), str(QUICKSTART)], cwd=tmp_path, env=_offline_env(tmp_path),
-        capture_output=True, text=True, timeout=120,
+        [sys.executable, str(script), str(QUICKSTART)],
+        cwd=tmp_path,
+        env=_offline_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert completed.returncode == 0, completed.stdout + completed.stderr
     assert "offline demo server" in completed.stdout and ", ok ->" in completed.stdout

@@ -91,15 +91,21 @@ def test_stream_events_are_typed(client: Any) -> None:
 
 
 def test_stream_helper_accumulates(client: Any) -> None:
-    body = {"model": "gpt-5.2", "input": PROMPT, "tools": [{"type": "web_search"}],
-            "reasoning": {"effort": "low", "summary": "auto"}}
+    body = {
+        "model": "gpt-5.2",
+        "input": PROMPT,
+        "tools": [{"type": "web_search"}],
+        "reasoning": {"effort": "low", "summary": "auto"},
+    }
     with client.responses.stream(**body) as stream:
         events = list(stream)
         final = stream.get_final_response()
     assert final.output_text == client.responses.create(**body).output_text
     # The helper adds its own event classes for text events; the rest are the plain SDK types.
-    assert {e.type for e in events} >= {"response.output_text.annotation.added",
-                                        "response.reasoning_summary_text.delta"}
+    assert {e.type for e in events} >= {
+        "response.output_text.annotation.added",
+        "response.reasoning_summary_text.delta",
+    }
 
 
 def test_web_search(client: Any) -> None:
@@ -111,9 +117,8 @@ def test_web_search(client: Any) -> None:
     assert 2 <= len(part.annotations) <= 3
     for annotation in part.annotations:
         assert type(annotation).__name__ == "AnnotationURLCitation"
-        assert annotation.url in part.text[annotation.start_index:annotation.end_index]
-    events = list(client.responses.create(model="gpt-4.1", input=PROMPT, tools=[{"type": "web_search"}],
-                                          stream=True))
+        assert annotation.url in part.text[annotation.start_index : annotation.end_index]
+    events = list(client.responses.create(model="gpt-4.1", input=PROMPT, tools=[{"type": "web_search"}], stream=True))
     check_typed(events)
     added = [e.annotation for e in events if e.type == "response.output_text.annotation.added"]
     assert [a.url for a in added] == [a.url for a in part.annotations]
@@ -134,10 +139,17 @@ def test_structured_output(client: Any) -> None:
     parsed = client.responses.parse(model="gpt-4.1", input="A book please", text_format=Book)
     assert isinstance(parsed.output_parsed, Book)
     assert parsed.output_parsed.title.startswith("offline demo")
-    schema = {"type": "object", "properties": {"n": {"type": "integer", "minimum": 100}},
-              "required": ["n"], "additionalProperties": False}
-    raw = client.responses.create(model="m", input="numbers", text={
-        "format": {"type": "json_schema", "name": "N", "schema": schema, "strict": True}})
+    schema = {
+        "type": "object",
+        "properties": {"n": {"type": "integer", "minimum": 100}},
+        "required": ["n"],
+        "additionalProperties": False,
+    }
+    raw = client.responses.create(
+        model="m",
+        input="numbers",
+        text={"format": {"type": "json_schema", "name": "N", "schema": schema, "strict": True}},
+    )
     assert json.loads(raw.output_text)["n"] >= 100
 
 
@@ -179,11 +191,18 @@ def test_models_list(client: Any) -> None:
     assert [model.id for model in client.models.list()] == list(MODELS)
 
 
-@pytest.mark.parametrize(("fault", "error"), [
-    ("429", "RateLimitError"), ("500", "InternalServerError"), ("502", "InternalServerError"),
-    ("503", "InternalServerError"), ("401", "AuthenticationError"), ("403", "PermissionDeniedError"),
-    ("404", "NotFoundError"),
-])
+@pytest.mark.parametrize(
+    ("fault", "error"),
+    [
+        ("429", "RateLimitError"),
+        ("500", "InternalServerError"),
+        ("502", "InternalServerError"),
+        ("503", "InternalServerError"),
+        ("401", "AuthenticationError"),
+        ("403", "PermissionDeniedError"),
+        ("404", "NotFoundError"),
+    ],
+)
 def test_status_faults_raise_sdk_errors(client: Any, offline_server: OfflineServer, fault: str, error: str) -> None:
     offline_server.inject(fault)
     with pytest.raises(getattr(openai, error)) as info:

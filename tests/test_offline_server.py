@@ -64,16 +64,20 @@ def fixture(name: str) -> Any:
     return json.loads((FIXTURES / name).read_text())
 
 
-def post(server: OfflineServer, body: Any, headers: dict[str, str] | None = AUTH,
-         timeout: float = 5) -> httpx.Response:
+def post(server: OfflineServer, body: Any, headers: dict[str, str] | None = AUTH, timeout: float = 5) -> httpx.Response:
     content = body if isinstance(body, (bytes, str)) else json.dumps(body)
-    return HTTP.post(f"{server.url}/responses", content=content, timeout=timeout,
-                      headers={"Content-Type": "application/json", **(headers or {})})
+    return HTTP.post(
+        f"{server.url}/responses",
+        content=content,
+        timeout=timeout,
+        headers={"Content-Type": "application/json", **(headers or {})},
+    )
 
 
 def raw_stream(server: OfflineServer, body: dict[str, Any], timeout: float = 5) -> tuple[httpx.Response, str]:
-    with HTTP.stream("POST", f"{server.url}/responses", json={**body, "stream": True},
-                     headers=AUTH, timeout=timeout) as response:
+    with HTTP.stream(
+        "POST", f"{server.url}/responses", json={**body, "stream": True}, headers=AUTH, timeout=timeout
+    ) as response:
         text = response.read().decode()
     return response, text
 
@@ -85,8 +89,8 @@ def parse_sse(text: str) -> list[dict[str, Any]]:
     for frame in text.split("\n\n")[:-1]:
         event_line, data_line = frame.split("\n")
         assert event_line.startswith("event: ") and data_line.startswith("data: ")
-        data = json.loads(data_line[len("data: "):])
-        assert data["type"] == event_line[len("event: "):]
+        data = json.loads(data_line[len("data: ") :])
+        assert data["type"] == event_line[len("event: ") :]
         events.append(data)
     assert [e["sequence_number"] for e in events] == list(range(len(events)))
     return events
@@ -102,8 +106,11 @@ def stream_events(server: OfflineServer, body: dict[str, Any]) -> list[dict[str,
 
 def message_text(response: dict[str, Any]) -> str:
     return "".join(
-        part["text"] for item in response["output"] if item["type"] == "message"
-        for part in item["content"] if part["type"] == "output_text"
+        part["text"]
+        for item in response["output"]
+        if item["type"] == "message"
+        for part in item["content"]
+        if part["type"] == "output_text"
     )
 
 
@@ -144,16 +151,20 @@ def test_stream_follows_the_recorded_order_and_matches_the_plain_answer(
     types = [e["type"] for e in events]
     n = len(deltas(events))
     assert types == [
-        "response.created", "response.in_progress", "response.output_item.added",
-        "response.content_part.added", *["response.output_text.delta"] * n,
-        "response.output_text.done", "response.content_part.done",
-        "response.output_item.done", "response.completed",
+        "response.created",
+        "response.in_progress",
+        "response.output_item.added",
+        "response.content_part.added",
+        *["response.output_text.delta"] * n,
+        "response.output_text.done",
+        "response.content_part.done",
+        "response.output_item.done",
+        "response.completed",
     ]
     assert events[0]["response"]["status"] == "in_progress" and events[0]["response"]["usage"] is None
     assert events[3]["part"] == {"type": "output_text", "annotations": [], "logprobs": [], "text": ""}
     delta = events[4]
-    assert set(delta) == {"type", "sequence_number", "item_id", "output_index", "content_index",
-                          "delta", "logprobs"}
+    assert set(delta) == {"type", "sequence_number", "item_id", "output_index", "content_index", "delta", "logprobs"}
     final = events[-1]["response"]
     assert "".join(deltas(events)) == message_text(final) == message_text(plain)
     assert events[-4]["text"] == message_text(plain)
@@ -185,8 +196,7 @@ def test_message_list_input_with_images(offline_server: OfflineServer) -> None:
         "input": [
             {"role": "user", "content": "an earlier question"},
             {"role": "assistant", "content": "an earlier answer"},
-            {"role": "user", "content": [{"type": "input_text", "text": "What is in these pictures?"},
-                                         image, image]},
+            {"role": "user", "content": [{"type": "input_text", "text": "What is in these pictures?"}, image, image]},
         ],
     }
     response = post(offline_server, body).json()
@@ -197,8 +207,9 @@ def test_message_list_input_with_images(offline_server: OfflineServer) -> None:
 
 
 def test_instructions_are_visible_and_brief_ones_shorten(offline_server: OfflineServer) -> None:
-    text = message_text(post(offline_server, {
-        "model": "m", "input": PROMPT, "instructions": "Answer like a pirate."}).json())
+    text = message_text(
+        post(offline_server, {"model": "m", "input": PROMPT, "instructions": "Answer like a pirate."}).json()
+    )
     assert "Following your instructions: Answer like a pirate." in text
     brief = post(offline_server, {"model": "m", "input": PROMPT, "instructions": "Be brief."}).json()
     assert PROMPT in message_text(brief) and brief["usage"]["output_tokens"] < 40
@@ -207,10 +218,12 @@ def test_instructions_are_visible_and_brief_ones_shorten(offline_server: Offline
 
 def test_previous_response_id_builds_a_conversation(offline_server: OfflineServer) -> None:
     first = post(offline_server, {"model": "m", "input": "first question"}).json()
-    second = post(offline_server, {"model": "m", "input": "second question",
-                                   "previous_response_id": first["id"]}).json()
-    events = stream_events(offline_server, {"model": "m", "input": "third question",
-                                            "previous_response_id": second["id"]})
+    second = post(
+        offline_server, {"model": "m", "input": "second question", "previous_response_id": first["id"]}
+    ).json()
+    events = stream_events(
+        offline_server, {"model": "m", "input": "third question", "previous_response_id": second["id"]}
+    )
     third = events[-1]["response"]
     text = message_text(third)
     assert "Turn 3 of this conversation" in text
@@ -226,10 +239,14 @@ def test_previous_response_id_builds_a_conversation(offline_server: OfflineServe
 def test_unknown_previous_response_id(offline_server: OfflineServer) -> None:
     response = post(offline_server, {"model": "m", "input": "x", "previous_response_id": "resp_nope"})
     assert response.status_code == 400
-    assert response.json() == {"error": {
-        "message": "Previous response with id 'resp_nope' not found.",
-        "type": "invalid_request_error", "param": "previous_response_id",
-        "code": "previous_response_not_found"}}
+    assert response.json() == {
+        "error": {
+            "message": "Previous response with id 'resp_nope' not found.",
+            "type": "invalid_request_error",
+            "param": "previous_response_id",
+            "code": "previous_response_not_found",
+        }
+    }
     unstored = post(offline_server, {"model": "m", "input": "x", "store": False}).json()
     follow_up = post(offline_server, {"model": "m", "input": "y", "previous_response_id": unstored["id"]})
     assert follow_up.status_code == 400
@@ -245,7 +262,7 @@ def check_citations(text: str, annotations: list[dict[str, Any]]) -> None:
         assert annotation["type"] == "url_citation"
         assert re.match(r"https://example\.(org|com|net)/", annotation["url"])
         domain = annotation["url"].split("/")[2]
-        assert text[annotation["start_index"]:annotation["end_index"]] == f"([{domain}]({annotation['url']}))"
+        assert text[annotation["start_index"] : annotation["end_index"]] == f"([{domain}]({annotation['url']}))"
 
 
 def test_web_search_output_and_citations(offline_server: OfflineServer) -> None:
@@ -273,12 +290,18 @@ def test_web_search_stream_interleaves_annotations(offline_server: OfflineServer
     events = stream_events(offline_server, body)
     types = [e["type"] for e in events]
     assert types[2:7] == [
-        "response.output_item.added", "response.web_search_call.in_progress",
-        "response.web_search_call.searching", "response.web_search_call.completed",
+        "response.output_item.added",
+        "response.web_search_call.in_progress",
+        "response.web_search_call.searching",
+        "response.web_search_call.completed",
         "response.output_item.done",
     ]
-    assert events[2]["item"] == {"id": events[2]["item"]["id"], "type": "web_search_call",
-                                 "status": "in_progress", "action": {"type": "search"}}
+    assert events[2]["item"] == {
+        "id": events[2]["item"]["id"],
+        "type": "web_search_call",
+        "status": "in_progress",
+        "action": {"type": "search"},
+    }
     assert set(events[3]) == {"type", "sequence_number", "item_id", "output_index"}
     final = events[-1]["response"]
     part = final["output"][1]["content"][0]
@@ -320,7 +343,7 @@ def test_json_object_output(offline_server: OfflineServer) -> None:
 def test_reasoning_summary(offline_server: OfflineServer) -> None:
     body = {"model": "gpt-5.2", "input": PROMPT, "reasoning": {"effort": "low", "summary": "auto"}}
     response = post(offline_server, body).json()
-    reasoning, message = response["output"]
+    reasoning, _message = response["output"]
     assert reasoning["type"] == "reasoning" and reasoning["id"].startswith("rs_")
     [summary] = reasoning["summary"]
     assert summary["type"] == "summary_text" and "offline" in summary["text"]
@@ -333,11 +356,15 @@ def test_reasoning_summary(offline_server: OfflineServer) -> None:
     summary_deltas = [e["delta"] for e in events if e["type"] == "response.reasoning_summary_text.delta"]
     assert "".join(summary_deltas) == summary["text"]
     after = types.index("response.reasoning_summary_text.done")
-    assert types[after:after + 3] == ["response.reasoning_summary_text.done",
-                                      "response.reasoning_summary_part.done",
-                                      "response.output_item.done"]
+    assert types[after : after + 3] == [
+        "response.reasoning_summary_text.done",
+        "response.reasoning_summary_part.done",
+        "response.output_item.done",
+    ]
     final_usage = events[-1]["response"]["usage"]
-    assert final_usage["output_tokens"] == len(deltas(events)) + final_usage["output_tokens_details"]["reasoning_tokens"]
+    assert (
+        final_usage["output_tokens"] == len(deltas(events)) + final_usage["output_tokens_details"]["reasoning_tokens"]
+    )
     no_summary = post(offline_server, {"model": "m", "input": "x", "reasoning": {"effort": "low"}}).json()
     assert [item["type"] for item in no_summary["output"]] == ["message"]
 
@@ -362,9 +389,11 @@ def test_max_output_tokens_below_minimum(offline_server: OfflineServer) -> None:
     assert response.status_code == 400
     assert response.json()["error"] == {
         "message": "Invalid 'max_output_tokens': integer below minimum value. "
-                   "Expected a value >= 16, but got 15 instead.",
-        "type": "invalid_request_error", "param": "max_output_tokens",
-        "code": "integer_below_min_value"}
+        "Expected a value >= 16, but got 15 instead.",
+        "type": "invalid_request_error",
+        "param": "max_output_tokens",
+        "code": "integer_below_min_value",
+    }
 
 
 def test_temperature_bounds(offline_server: OfflineServer) -> None:
@@ -376,12 +405,15 @@ def test_temperature_bounds(offline_server: OfflineServer) -> None:
     assert above.json()["error"]["param"] == "temperature"
 
 
-@pytest.mark.parametrize(("body", "param"), [
-    ({"input": "x"}, "model"),
-    ({"model": "m"}, "input"),
-    ({"model": 3, "input": "x"}, "model"),
-    ({"model": "m", "input": {"text": "x"}}, "input"),
-])
+@pytest.mark.parametrize(
+    ("body", "param"),
+    [
+        ({"input": "x"}, "model"),
+        ({"model": "m"}, "input"),
+        ({"model": 3, "input": "x"}, "model"),
+        ({"model": "m", "input": {"text": "x"}}, "input"),
+    ],
+)
 def test_invalid_requests(offline_server: OfflineServer, body: dict[str, Any], param: str) -> None:
     response = post(offline_server, body)
     assert response.status_code == 400
@@ -399,9 +431,14 @@ def test_bad_json_and_unknown_fields(offline_server: OfflineServer) -> None:
 def test_authorization(offline_server: OfflineServer) -> None:
     missing = post(offline_server, {"model": "m", "input": "x"}, headers=None)
     assert missing.status_code == 401
-    assert missing.json() == {"error": {
-        "message": "Missing API key: send Authorization: Bearer <key> (any key works on the offline server).",
-        "type": "invalid_request_error", "param": None, "code": "invalid_api_key"}}
+    assert missing.json() == {
+        "error": {
+            "message": "Missing API key: send Authorization: Bearer <key> (any key works on the offline server).",
+            "type": "invalid_request_error",
+            "param": None,
+            "code": "invalid_api_key",
+        }
+    }
     assert post(offline_server, {"model": "m", "input": "x"}, headers={"Authorization": "Bearer"}).status_code == 401
     assert post(offline_server, {"model": "m", "input": "x"}, headers={"Authorization": "sk-bare"}).status_code == 200
     assert HTTP.get(f"{offline_server.url}/models").status_code == 401
@@ -413,8 +450,9 @@ def test_models_and_unknown_urls(offline_server: OfflineServer) -> None:
     assert [m["id"] for m in listing["data"]] == list(MODELS)
     assert all(m["object"] == "model" and m["owned_by"] == "haoee-offline" for m in listing["data"])
     assert HTTP.post(f"{offline_server.url}/chat/completions", headers=AUTH, json={}).status_code == 404
-    bare = HTTP.post(f"http://127.0.0.1:{offline_server.port}/responses", headers=AUTH,
-                      json={"model": "m", "input": "x"})
+    bare = HTTP.post(
+        f"http://127.0.0.1:{offline_server.port}/responses", headers=AUTH, json={"model": "m", "input": "x"}
+    )
     assert bare.status_code == 200
 
 
@@ -457,8 +495,12 @@ def test_latency_paces_deltas(offline_server: OfflineServer) -> None:
 
 # -- faults --------------------------------------------------------------------------------
 
-JSON_FAULTS = {"429": ("rate_limit_exceeded", "requests"), "401": ("invalid_api_key", "invalid_request_error"),
-               "403": ("permission_denied", "permission_error"), "404": ("model_not_found", "invalid_request_error")}
+JSON_FAULTS = {
+    "429": ("rate_limit_exceeded", "requests"),
+    "401": ("invalid_api_key", "invalid_request_error"),
+    "403": ("permission_denied", "permission_error"),
+    "404": ("model_not_found", "invalid_request_error"),
+}
 
 
 def trigger(server: OfflineServer, how: str, fault: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -477,7 +519,9 @@ def how(request: pytest.FixtureRequest) -> str:
 @pytest.mark.parametrize("fault", sorted(JSON_FAULTS))
 def test_json_error_faults(offline_server: OfflineServer, how: str, fault: str) -> None:
     for stream in (False, True):
-        response = post(offline_server, trigger(offline_server, how, fault, {"model": "m", "input": "x", "stream": stream}))
+        response = post(
+            offline_server, trigger(offline_server, how, fault, {"model": "m", "input": "x", "stream": stream})
+        )
         assert response.status_code == int(fault)
         assert response.headers["content-type"] == "application/json"
         error = response.json()["error"]
@@ -487,8 +531,10 @@ def test_json_error_faults(offline_server: OfflineServer, how: str, fault: str) 
             assert response.headers["retry-after"] == "1" and "try again in 1s" in error["message"]
 
 
-@pytest.mark.parametrize(("fault", "title"), [("500", "500 Internal Server Error"), ("502", "502 Bad Gateway"),
-                                              ("503", "503 Service Temporarily Unavailable")])
+@pytest.mark.parametrize(
+    ("fault", "title"),
+    [("500", "500 Internal Server Error"), ("502", "502 Bad Gateway"), ("503", "503 Service Temporarily Unavailable")],
+)
 def test_proxy_html_faults(offline_server: OfflineServer, how: str, fault: str, title: str) -> None:
     response = post(offline_server, trigger(offline_server, how, fault, {"model": "m", "input": "x"}))
     assert response.status_code == int(fault)
@@ -527,13 +573,14 @@ def test_reset_fault(offline_server: OfflineServer, how: str) -> None:
 def test_stall_fault(offline_server: OfflineServer, how: str) -> None:
     body = trigger(offline_server, how, "stall", {"model": "m", "input": PROMPT, "stream": True})
     received: list[str] = []
-    with HTTP.stream("POST", f"{offline_server.url}/responses", json=body, headers=AUTH,
-                     timeout=httpx.Timeout(5, read=0.2)) as response:
+    with HTTP.stream(
+        "POST", f"{offline_server.url}/responses", json=body, headers=AUTH, timeout=httpx.Timeout(5, read=0.2)
+    ) as response:
         assert response.status_code == 200
         with pytest.raises(httpx.ReadTimeout):
             for line in response.iter_lines():
                 received.append(line)
-    assert sum(line.startswith("data: {\"type\":\"response.output_text.delta\"") for line in received) == 3
+    assert sum(line.startswith('data: {"type":"response.output_text.delta"') for line in received) == 3
     body = trigger(offline_server, how, "stall", {"model": "m", "input": PROMPT})
     with pytest.raises(httpx.ReadTimeout):
         post(offline_server, body, timeout=0.2)
@@ -541,7 +588,7 @@ def test_stall_fault(offline_server: OfflineServer, how: str) -> None:
 
 def test_truncated_fault(offline_server: OfflineServer, how: str) -> None:
     body = trigger(offline_server, how, "truncated", {"model": "m", "input": PROMPT})
-    response, text = raw_stream(offline_server, body)
+    _response, text = raw_stream(offline_server, body)
     events = parse_sse(text)
     assert events[-1]["type"] == "response.output_text.delta" and len(deltas(events)) == 3
     body = trigger(offline_server, how, "truncated", {"model": "m", "input": PROMPT})
@@ -551,7 +598,7 @@ def test_truncated_fault(offline_server: OfflineServer, how: str) -> None:
 
 def test_malformed_fault(offline_server: OfflineServer, how: str) -> None:
     body = trigger(offline_server, how, "malformed", {"model": "m", "input": PROMPT})
-    response, text = raw_stream(offline_server, body)
+    _response, text = raw_stream(offline_server, body)
     frames = text.split("\n\n")
     assert frames[-1] == ""
     good = parse_sse("\n\n".join(frames[:-2]) + "\n\n")
@@ -559,7 +606,7 @@ def test_malformed_fault(offline_server: OfflineServer, how: str) -> None:
     broken = frames[-2].split("\n")[1]
     assert broken.startswith("data: {")
     with pytest.raises(json.JSONDecodeError):
-        json.loads(broken[len("data: "):])
+        json.loads(broken[len("data: ") :])
     body = trigger(offline_server, how, "malformed", {"model": "m", "input": PROMPT})
     plain = post(offline_server, body)
     assert plain.status_code == 200 and plain.headers["content-type"] == "application/json"
@@ -574,9 +621,16 @@ def test_error_event_fault(offline_server: OfflineServer, how: str) -> None:
     assert types[:2] == ["response.created", "response.in_progress"]
     assert types[-2:] == ["error", "response.failed"] and len(deltas(events)) == 3
     error = events[-2]
-    assert error == {"type": "error", "sequence_number": error["sequence_number"], "error": {
-        "type": "server_error", "code": "server_error",
-        "message": "The offline server injected an error event.", "param": None}}
+    assert error == {
+        "type": "error",
+        "sequence_number": error["sequence_number"],
+        "error": {
+            "type": "server_error",
+            "code": "server_error",
+            "message": "The offline server injected an error event.",
+            "param": None,
+        },
+    }
     failed = events[-1]["response"]
     assert failed["status"] == "failed" and failed["output"] == [] and failed["usage"] is None
     assert failed["error"] == {"code": "server_error", "message": "The offline server injected an error event."}
@@ -586,8 +640,11 @@ def test_error_event_fault(offline_server: OfflineServer, how: str) -> None:
 
 
 def test_failed_fault(offline_server: OfflineServer, how: str) -> None:
-    recorded = json.loads((FIXTURES / "15-openai-stream-error-event-then-failed.jsonl").read_text().splitlines()[3]) \
-        if (FIXTURES / "15-openai-stream-error-event-then-failed.jsonl").exists() else None
+    recorded = (
+        json.loads((FIXTURES / "15-openai-stream-error-event-then-failed.jsonl").read_text().splitlines()[3])
+        if (FIXTURES / "15-openai-stream-error-event-then-failed.jsonl").exists()
+        else None
+    )
     body = trigger(offline_server, how, "failed", {"model": "m", "input": PROMPT})
     events = stream_events(offline_server, body)
     assert [e["type"] for e in events] == ["response.created", "response.in_progress", "response.failed"]
@@ -617,7 +674,7 @@ def test_stop_is_prompt_while_a_stall_is_held() -> None:
     def client() -> None:
         try:
             raw_stream(server, {"model": "m", "input": PROMPT}, timeout=10)
-        except BaseException as exc:  # noqa: BLE001 - recorded for the assertion below
+        except BaseException as exc:
             errors.append(exc)
 
     thread = threading.Thread(target=client)
@@ -648,8 +705,14 @@ def test_constructor_rules() -> None:
 
 def run_cli(*args: str) -> subprocess.Popen[str]:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    return subprocess.Popen([sys.executable, "-m", "haoee_jupyter.offline", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env, cwd=Path(__file__).parents[1])
+    return subprocess.Popen(
+        [sys.executable, "-m", "haoee_jupyter.offline", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=Path(__file__).parents[1],
+    )
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
@@ -659,8 +722,11 @@ def test_cli_serves_and_exits_cleanly(signum: int) -> None:
     try:
         assert process.stdout is not None
         line = process.stdout.readline()
-        match = re.fullmatch(r"Haoee offline demo server on (http://127\.0\.0\.1:\d+/v1) "
-                             r"\(no key needed; Ctrl-C stops\)\n", line)
+        match = re.fullmatch(
+            r"Haoee offline demo server on (http://127\.0\.0\.1:\d+/v1) "
+            r"\(no key needed; Ctrl-C stops\)\n",
+            line,
+        )
         assert match, line
         response = httpx.post(f"{match.group(1)}/responses", headers=AUTH, json={"model": "m", "input": "hi"})
         assert response.status_code == 200 and "hi" in message_text(response.json())
@@ -673,12 +739,17 @@ def test_cli_serves_and_exits_cleanly(signum: int) -> None:
 
 def test_cli_refuses_other_hosts() -> None:
     process = run_cli("--host", "0.0.0.0", "--port", "0")
-    out, err = process.communicate(timeout=5)
+    _out, err = process.communicate(timeout=5)
     assert process.returncode == 2 and "loopback" in err
 
 
 def test_web_search_keeps_its_sources_under_brief_instructions(offline_server: OfflineServer) -> None:
-    body = {"model": "gpt-4.1", "input": "Python release dates", "instructions": "Be brief.", "tools": [{"type": "web_search"}]}
+    body = {
+        "model": "gpt-4.1",
+        "input": "Python release dates",
+        "instructions": "Be brief.",
+        "tools": [{"type": "web_search"}],
+    }
     data = post(offline_server, body).json()
     kinds = [item["type"] for item in data["output"]]
     assert kinds == ["web_search_call", "message"]
@@ -686,8 +757,15 @@ def test_web_search_keeps_its_sources_under_brief_instructions(offline_server: O
 
 
 @pytest.mark.parametrize("instructions", ["Be brief.", "Keep it concise", "A short answer", "Answer in one word"])
-def test_a_brief_web_answer_is_brief_and_cited_streamed_or_not(offline_server: OfflineServer, instructions: str) -> None:
-    body = {"model": "gpt-4.1", "input": "Python release dates", "instructions": instructions, "tools": [{"type": "web_search"}]}
+def test_a_brief_web_answer_is_brief_and_cited_streamed_or_not(
+    offline_server: OfflineServer, instructions: str
+) -> None:
+    body = {
+        "model": "gpt-4.1",
+        "input": "Python release dates",
+        "instructions": instructions,
+        "tools": [{"type": "web_search"}],
+    }
     whole = post(offline_server, body).json()
     search, message = whole["output"]
     assert search["type"] == "web_search_call" and search["action"]["queries"] == ["Python release dates"]
@@ -695,6 +773,8 @@ def test_a_brief_web_answer_is_brief_and_cited_streamed_or_not(offline_server: O
     assert whole["usage"]["output_tokens"] < 80  # brief, as instructed
     check_citations(part["text"], part["annotations"])
     streamed = stream_events(offline_server, body)
-    assert [e["annotation"] for e in streamed if e["type"] == "response.output_text.annotation.added"] == part["annotations"]
+    assert [e["annotation"] for e in streamed if e["type"] == "response.output_text.annotation.added"] == part[
+        "annotations"
+    ]
     assert streamed[-1]["response"]["output"][1]["content"][0]["text"] == part["text"]  # deterministic
     assert message_text(post(offline_server, body).json()) == part["text"]

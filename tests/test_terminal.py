@@ -17,7 +17,12 @@ KEY = "sk-terminaltest-Zq81Lw03Xv6Pn4Ty"
 
 def run_ipython(tmp_path: Path, server: Any, code: str) -> subprocess.CompletedProcess[str]:
     env = {name: value for name, value in os.environ.items() if not name.startswith("HAOEE_")}
-    env.update(HAOEE_BASE_URL=server.url, HAOEE_API_KEY=KEY, IPYTHONDIR=str(tmp_path / "ipythondir"), PYTHONDONTWRITEBYTECODE="1")
+    env.update(
+        HAOEE_BASE_URL=server.url,
+        HAOEE_API_KEY=KEY,
+        IPYTHONDIR=str(tmp_path / "ipythondir"),
+        PYTHONDONTWRITEBYTECODE="1",
+    )
     command = [sys.executable, "-m", "IPython", "--no-banner", "--colors=NoColor", "--ext=haoee_jupyter", "-c", code]
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
 
@@ -45,11 +50,17 @@ def test_incomplete_answer_footer_says_why(tmp_path: Path, server: Any) -> None:
     result = run_ipython(tmp_path, server, "%%haoee --max-tokens 20 --no-stream\nList the planets")
     assert result.returncode == 0, result.stdout + result.stderr
     footer = result.stdout.rstrip("\n").split("\n")[-1]
-    assert re.fullmatch(r"\[gpt-4\.1 · [\d,]+ in / 20 out tokens · \d+\.\d s · incomplete: max_output_tokens\]", footer), footer
+    assert re.fullmatch(
+        r"\[gpt-4\.1 · [\d,]+ in / 20 out tokens · \d+\.\d s · incomplete: max_output_tokens\]", footer
+    ), footer
 
 
 def test_error_is_one_line_without_a_traceback(tmp_path: Path, server: Any) -> None:
-    result = run_ipython(tmp_path, server, "%config Haoee.max_retries = 0\nget_ipython().run_cell_magic('haoee', '-m fault-500', 'Say hi')")
+    result = run_ipython(
+        tmp_path,
+        server,
+        "%config Haoee.max_retries = 0\nget_ipython().run_cell_magic('haoee', '-m fault-500', 'Say hi')",
+    )
     output = result.stdout + result.stderr
     assert "Traceback" not in output
     errors = [line for line in output.splitlines() if "Error" in line]
@@ -80,16 +91,24 @@ def test_terminal_view_prints_what_the_stream_did_not_carry(capsys) -> None:
     import json
     from pathlib import Path
 
-    from haoee_jupyter.notebook._display import TerminalView
     from haoee_jupyter.client._models import Response
+    from haoee_jupyter.notebook._display import TerminalView
     from haoee_jupyter.notebook._session import Call
 
     fixtures = Path(__file__).parent / "fixtures" / "responses-api"
-    frames = [json.loads(line[6:]) for line in (fixtures / "11-openai-refusal.sse").read_text().splitlines() if line.startswith("data: ")]
+    frames = [
+        json.loads(line[6:])
+        for line in (fixtures / "11-openai-refusal.sse").read_text().splitlines()
+        if line.startswith("data: ")
+    ]
     refusal = Response(frames[-1]["response"])
     web = Response(json.loads((fixtures / "05-openai-web-search.json").read_text()))
     empty = Response({"status": "incomplete", "incomplete_details": {"reason": "max_output_tokens"}, "output": []})
-    for response, expected in ((refusal, "The model refused: " + (refusal.refusal or "")), (web, web.citations[0].url), (empty, "(no text; stopped: max_output_tokens)")):
+    for response, expected in (
+        (refusal, "The model refused: " + (refusal.refusal or "")),
+        (web, web.citations[0].url),
+        (empty, "(no text; stopped: max_output_tokens)"),
+    ):
         call = Call(body={"model": "m"}, response=response, latency=0.1)
         TerminalView().update(call, True)
         assert expected in capsys.readouterr().out
@@ -128,7 +147,7 @@ def test_terminal_view_json_and_stream_then_final(capsys: Any) -> None:
 
     call = Call(body={"model": "m"}, latency=0.2)
     view = TerminalView("json")
-    for delta in ('{"a":', ' [1, 2]}'):
+    for delta in ('{"a":', " [1, 2]}"):
         call.text += delta
         view.update(call, False)
     view.update(call, True)

@@ -33,7 +33,7 @@ from ._exceptions import (
 from ._models import Response
 from ._stream import SSEDecoder, StreamState, response_from_json
 
-__all__ = ["Client", "AsyncClient", "DEFAULT_TIMEOUT"]
+__all__ = ["DEFAULT_TIMEOUT", "AsyncClient", "Client"]
 
 
 #: Connect quickly or fail; allow a long wait between bytes (reasoning models think silently).
@@ -96,7 +96,10 @@ class _Base:
             )
         model_name = _settings.resolve_model(model or self._model)
         if not model_name.isascii() or not model_name.isprintable() or any(c.isspace() for c in model_name):
-            raise ConfigurationError(f"The model name {model_name!r} has spaces or characters a model name cannot have", hint="Use the model's id, e.g. gpt-4.1 (`%haoee models` lists them)")
+            raise ConfigurationError(
+                f"The model name {model_name!r} has spaces or characters a model name cannot have",
+                hint="Use the model's id, e.g. gpt-4.1 (`%haoee models` lists them)",
+            )
         base_url = self.base_url
         _settings.check_transport(base_url)
         key = _settings.resolve_api_key(self._api_key)
@@ -114,7 +117,9 @@ class _Base:
         try:
             content = json.dumps(body, ensure_ascii=False).encode("utf-8")
         except (TypeError, ValueError) as e:
-            raise ConfigurationError(f"The request cannot be sent as JSON: {e}", hint="Pass only strings, numbers, lists and dicts") from e
+            raise ConfigurationError(
+                f"The request cannot be sent as JSON: {e}", hint="Pass only strings, numbers, lists and dicts"
+            ) from e
         headers["Content-Type"] = "application/json"
         return httpx.Request("POST", f"{base_url}/responses", headers=headers, content=content)
 
@@ -162,7 +167,15 @@ class _Base:
             cls = BadRequestError
         else:
             cls = APIStatusError
-        error = cls(message, status_code=status, code=code, type=type_, param=param, body=body[:2000].decode("utf-8", "replace"), hint=_HINTS.get(code or "") or _HINTS.get(str(status)))
+        error = cls(
+            message,
+            status_code=status,
+            code=code,
+            type=type_,
+            param=param,
+            body=body[:2000].decode("utf-8", "replace"),
+            hint=_HINTS.get(code or "") or _HINTS.get(str(status)),
+        )
         self._scrub(error)  # the server may echo the key back, in any field
         error.retry_after = _retry_after(response)
         return error
@@ -181,7 +194,7 @@ class _Base:
         # is busy answering, and we would pay twice.
         elif not isinstance(error.__cause__, RETRY_TRANSPORT_ERRORS):
             return None
-        return min(8.0, 0.5 * 2**attempt) * random.uniform(0.75, 1.25)
+        return float(min(8.0, 0.5 * 2**attempt) * random.uniform(0.75, 1.25))
 
     def _decode_json(self, response: httpx.Response, body: bytes) -> Response:
         content_type = response.headers.get("content-type", "")
@@ -189,9 +202,11 @@ class _Base:
         try:
             data = json.loads(body)
         except (ValueError, RecursionError) as e:
-            raise self._scrub(ProtocolError(
-                f"The server answered HTTP {response.status_code} with a body that is not JSON ({content_type or 'no content type'}): {_excerpt(body)}"
-            )) from e
+            raise self._scrub(
+                ProtocolError(
+                    f"The server answered HTTP {response.status_code} with a body that is not JSON ({content_type or 'no content type'}): {_excerpt(body)}"
+                )
+            ) from e
         try:
             return response_from_json(data)
         except HaoeeError as e:
@@ -462,7 +477,9 @@ class AsyncClient(_Base):
         key = _settings.resolve_api_key(self._api_key)
         _settings.check_transport(self.base_url)
         try:
-            response = await self.http.get(f"{self.base_url}/models", headers={"Authorization": _settings.authorization(key)})
+            response = await self.http.get(
+                f"{self.base_url}/models", headers={"Authorization": _settings.authorization(key)}
+            )
         except httpx.HTTPError as e:
             raise self._transport_error(e) from e
         return _model_ids(self, response, response.content)

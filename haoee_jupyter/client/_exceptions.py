@@ -29,21 +29,21 @@ if TYPE_CHECKING:
     from ._models import Response
 
 __all__ = [
-    "HaoeeError",
-    "ConfigurationError",
-    "MissingAPIKeyError",
-    "InsecureTransportError",
     "APIConnectionError",
-    "APITimeoutError",
     "APIStatusError",
-    "BadRequestError",
-    "NotFoundError",
+    "APITimeoutError",
     "AuthenticationError",
+    "BadRequestError",
+    "ConfigurationError",
+    "HaoeeError",
+    "InsecureTransportError",
+    "MissingAPIKeyError",
+    "NotFoundError",
     "PermissionDeniedError",
-    "RateLimitError",
-    "ServerError",
-    "ResponseFailedError",
     "ProtocolError",
+    "RateLimitError",
+    "ResponseFailedError",
+    "ServerError",
 ]
 
 
@@ -120,7 +120,9 @@ class APIConnectionError(HaoeeError):
 
 
 class APITimeoutError(APIConnectionError):
-    default_hint = "The server is slow or stalled; run it again, or raise the timeout (Client(timeout=...), %config Haoee.timeout)"
+    default_hint = (
+        "The server is slow or stalled; run it again, or raise the timeout (Client(timeout=...), %config Haoee.timeout)"
+    )
 
 
 class APIStatusError(HaoeeError):
@@ -158,4 +160,6 @@ class ResponseFailedError(HaoeeError):
 
 
 class ProtocolError(HaoeeError):
-    default_hint = "The server's answer could not be read; check HAOEE_BASE_URL points at a Responses API, then run it again"
+    default_hint = (
+        "The server's answer could not be read; check HAOEE_BASE_URL points at a Responses API, then run it again"
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Response", "Usage", "Citation"]
+__all__ = ["Citation", "Response", "Usage"]
 
 
 def _int(value: Any) -> int:

@@ -148,7 +148,9 @@ class StreamState:
         return item
 
     def _part(self, event: dict[str, Any], part_type: str = "output_text") -> dict[str, Any]:
-        blank = {"type": part_type, "text": "", "annotations": []} if part_type == "output_text" else {"type": part_type}
+        blank = (
+            {"type": part_type, "text": "", "annotations": []} if part_type == "output_text" else {"type": part_type}
+        )
         return _slot(self._item(event), "content", event.get("content_index"), blank)
 
     def _append(self, event: dict[str, Any], part_type: str, key: str, delta: Any, emit: bool = True) -> None:
@@ -166,7 +168,7 @@ class StreamState:
         part = self._part(event, part_type)
         seen = str(part.get(key) or "")
         if full.startswith(seen) and len(full) > len(seen):
-            self._append(event, part_type, key, full[len(seen):])
+            self._append(event, part_type, key, full[len(seen) :])
         part[key] = full
 
     def _reasoning(self, event: dict[str, Any], kind: str) -> dict[str, Any]:
@@ -226,7 +228,10 @@ def _error_fields(event: dict[str, Any]) -> dict[str, Any]:
     # OpenAI nests {type, code, message, param} under "error"; the spec puts them at top level.
     nested = event.get("error")
     if isinstance(nested, dict):
-        return {**{k: event.get(k) for k in ("code", "message", "param")}, **{k: v for k, v in nested.items() if v is not None}}
+        return {
+            **{k: event.get(k) for k in ("code", "message", "param")},
+            **{k: v for k, v in nested.items() if v is not None},
+        }
     if isinstance(nested, str):
         return {"message": nested, "code": event.get("code")}
     return {k: event.get(k) for k in ("code", "message", "param", "type")}

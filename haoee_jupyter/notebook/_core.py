@@ -78,7 +78,11 @@ class Interrupted(KeyboardInterrupt):
         self.partial = call.response
 
     def _render_traceback_(self) -> list[str]:
-        kept = f"the partial answer ({len(self.call.answer):,} characters) is kept in haoee_response" if self.call.answer else "nothing had arrived yet"
+        kept = (
+            f"the partial answer ({len(self.call.answer):,} characters) is kept in haoee_response"
+            if self.call.answer
+            else "nothing had arrived yet"
+        )
         return [f"Interrupted: {kept}."]
 
 
@@ -151,7 +155,9 @@ def run(
     throttle = _begin(view, body, source, chat, per_second)
     call = throttle.call
     try:
-        call.response = client.respond(body["input"], model=body["model"], stream=stream, on_text=throttle.delta, **_params(body))
+        call.response = client.respond(
+            body["input"], model=body["model"], stream=stream, on_text=throttle.delta, **_params(body)
+        )
     except (HaoeeError, KeyboardInterrupt) as e:
         _absorb(call, e)
         if isinstance(e, KeyboardInterrupt):
@@ -177,7 +183,9 @@ async def arun(
     throttle = _begin(view, body, source, chat, per_second)
     call = throttle.call
     try:
-        call.response = await client.respond(body["input"], model=body["model"], stream=stream, on_text=throttle.delta, **_params(body))
+        call.response = await client.respond(
+            body["input"], model=body["model"], stream=stream, on_text=throttle.delta, **_params(body)
+        )
     except (HaoeeError, asyncio.CancelledError) as e:
         _absorb(call, e)
     _finish(throttle, session, namespace)

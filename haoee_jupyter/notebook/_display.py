@@ -31,7 +31,10 @@ def call_bundle(call: Call, final: bool, fmt: str = "markdown") -> dict[str, str
     text = call.answer if final else call.text
     if not final:
         if not text:
-            return bundle(f"<sub>{html.escape(call.model)} · waiting for the answer…</sub>", f"[{call.model}: waiting for the answer…]")
+            return bundle(
+                f"<sub>{html.escape(call.model)} · waiting for the answer…</sub>",
+                f"[{call.model}: waiting for the answer…]",
+            )
         if fmt == "text":
             return {"text/plain": text}
         # After a fence opener the cursor would become the code block's language label.
@@ -43,12 +46,19 @@ def call_bundle(call: Call, final: bool, fmt: str = "markdown") -> dict[str, str
     if fmt == "text":
         return {"text/plain": plain + plain_footer}
     if fmt == "html" and text:
-        return {"text/html": text + f"<div><sub>{html.escape(' · '.join(facts))}</sub></div>", "text/plain": plain + plain_footer}
+        return {
+            "text/html": text + f"<div><sub>{html.escape(' · '.join(facts))}</sub></div>",
+            "text/plain": plain + plain_footer,
+        }
     if fmt == "math" and text:
         latex = text.strip()
         if not latex.startswith("$"):
             latex = f"$$\n{latex}\n$$"
-        return {"text/latex": latex, "text/markdown": latex + footer_markdown(facts), "text/plain": plain + plain_footer}
+        return {
+            "text/latex": latex,
+            "text/markdown": latex + footer_markdown(facts),
+            "text/plain": plain + plain_footer,
+        }
     if fmt == "json" and text:
         try:
             pretty = json.dumps(parse_json(text), indent=2, ensure_ascii=False)

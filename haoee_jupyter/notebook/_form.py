@@ -38,7 +38,6 @@ STOPPED = "Stopped; the partial answer is kept."
 PASTE_NOTE = "Paste this into a new cell:"
 
 
-
 class FormError(Exception):
     """A value in the form that cannot be sent; its message is shown in the error line."""
 
@@ -89,7 +88,9 @@ class Form(widgets.VBox):  # type: ignore[misc]
     def __init__(self, magics: Haoee, **defaults: Any) -> None:
         unknown = sorted(set(defaults) - set(FIELDS))
         if unknown:
-            raise TypeError(f"form() got unexpected keyword argument(s) {', '.join(map(repr, unknown))}; valid ones are: {', '.join(FIELDS)}")
+            raise TypeError(
+                f"form() got unexpected keyword argument(s) {', '.join(map(repr, unknown))}; valid ones are: {', '.join(FIELDS)}"
+            )
         self.magics = magics
         self.task: asyncio.Task[Call] | None = None
         self.last_call: Call | None = None
@@ -100,25 +101,66 @@ class Form(widgets.VBox):  # type: ignore[misc]
 
         model = default("model") or _settings.resolve_model(magics.model or None)
         models = KNOWN_MODELS if model in KNOWN_MODELS else (model, *KNOWN_MODELS)
-        self.model = widgets.Combobox(value=model, options=list(models), ensure_option=False, description="Model", placeholder="a model name", style=_label())
+        self.model = widgets.Combobox(
+            value=model,
+            options=list(models),
+            ensure_option=False,
+            description="Model",
+            placeholder="a model name",
+            style=_label(),
+        )
         self.instructions = widgets.Textarea(
-            value=default("instructions", magics.instructions), description="Instructions", placeholder="optional system prompt", rows=2, style=_label(), layout=_wide()
+            value=default("instructions", magics.instructions),
+            description="Instructions",
+            placeholder="optional system prompt",
+            rows=2,
+            style=_label(),
+            layout=_wide(),
         )
         self.prompt = widgets.Textarea(
-            value=default("prompt"), description="Prompt", placeholder="Ask something; {name} is filled from the notebook", rows=5, style=_label(), layout=_wide()
+            value=default("prompt"),
+            description="Prompt",
+            placeholder="Ask something; {name} is filled from the notebook",
+            rows=5,
+            style=_label(),
+            layout=_wide(),
         )
         # Text rather than sliders: empty means the model's default, and a bad value gets a message
         self.temperature = widgets.Text(
-            value=default("temperature", magics.temperature), description="Temperature", placeholder="default", style=_label(), layout=widgets.Layout(width="16em")
+            value=default("temperature", magics.temperature),
+            description="Temperature",
+            placeholder="default",
+            style=_label(),
+            layout=widgets.Layout(width="16em"),
         )
         self.max_tokens = widgets.Text(
-            value=default("max_tokens", magics.max_output_tokens), description="Max tokens", placeholder="no limit", style=_label(), layout=widgets.Layout(width="16em")
+            value=default("max_tokens", magics.max_output_tokens),
+            description="Max tokens",
+            placeholder="no limit",
+            style=_label(),
+            layout=widgets.Layout(width="16em"),
         )
-        self.web = widgets.Checkbox(value=bool(defaults.get("web", False)), description="Web search", indent=False, layout=widgets.Layout(width="auto"))
-        self.stream = widgets.Checkbox(value=bool(defaults.get("stream", magics.stream)), description="Stream", indent=False, layout=widgets.Layout(width="auto"))
-        self.run_button = widgets.Button(description="Run", button_style="primary", icon="play", tooltip="Send the prompt")
-        self.stop_button = widgets.Button(description="Stop", icon="stop", disabled=True, tooltip="Stop the answer; the partial text is kept")
-        self.copy_button = widgets.Button(description="Copy as cell", icon="copy", tooltip="The equivalent %%haoee cell, added below")
+        self.web = widgets.Checkbox(
+            value=bool(defaults.get("web", False)),
+            description="Web search",
+            indent=False,
+            layout=widgets.Layout(width="auto"),
+        )
+        self.stream = widgets.Checkbox(
+            value=bool(defaults.get("stream", magics.stream)),
+            description="Stream",
+            indent=False,
+            layout=widgets.Layout(width="auto"),
+        )
+        self.run_button = widgets.Button(
+            description="Run", button_style="primary", icon="play", tooltip="Send the prompt"
+        )
+        self.stop_button = widgets.Button(
+            description="Stop", icon="stop", disabled=True, tooltip="Stop the answer; the partial text is kept"
+        )
+        self.copy_button = widgets.Button(
+            description="Copy as cell", icon="copy", tooltip="The equivalent %%haoee cell, added below"
+        )
         self.answer = widgets.Output()
         self.usage_line = widgets.HTML(layout=widgets.Layout(display="none"))
         self.error_line = widgets.HTML(layout=widgets.Layout(display="none"))
@@ -127,19 +169,48 @@ class Form(widgets.VBox):  # type: ignore[misc]
         self.copy_box = widgets.VBox([self.copy_note, self.copy_text], layout=widgets.Layout(display="none"))
         self._script = widgets.Output(layout=widgets.Layout(display="none"))  # runs Copy's JavaScript
 
-        for name in ("model", "instructions", "prompt", "temperature", "max_tokens", "web", "stream", "run_button", "stop_button",
-                     "copy_button", "answer", "usage_line", "error_line", "copy_note", "copy_text"):
+        for name in (
+            "model",
+            "instructions",
+            "prompt",
+            "temperature",
+            "max_tokens",
+            "web",
+            "stream",
+            "run_button",
+            "stop_button",
+            "copy_button",
+            "answer",
+            "usage_line",
+            "error_line",
+            "copy_note",
+            "copy_text",
+        ):
             # stable hooks for CSS, tests and the Copy script: haoee-prompt, haoee-run, haoee-copy-note...
-            getattr(self, name).add_class("haoee-" + name.removesuffix("_button").removesuffix("_line").replace("_", "-"))
+            getattr(self, name).add_class(
+                "haoee-" + name.removesuffix("_button").removesuffix("_line").replace("_", "-")
+            )
         self.run_button.on_click(self._on_run)
         self.stop_button.on_click(self._on_stop)
         self.copy_button.on_click(self._on_copy)
         settings = widgets.HBox(
-            [self.temperature, self.max_tokens, self.web, self.stream], layout=widgets.Layout(flex_flow="row wrap", align_items="center", grid_gap="0 1.5em")
+            [self.temperature, self.max_tokens, self.web, self.stream],
+            layout=widgets.Layout(flex_flow="row wrap", align_items="center", grid_gap="0 1.5em"),
         )
         buttons = widgets.HBox([self.run_button, self.stop_button, self.copy_button])
         super().__init__(
-            [self.model, self.instructions, self.prompt, settings, buttons, self.error_line, self.answer, self.usage_line, self.copy_box, self._script],
+            [
+                self.model,
+                self.instructions,
+                self.prompt,
+                settings,
+                buttons,
+                self.error_line,
+                self.answer,
+                self.usage_line,
+                self.copy_box,
+                self._script,
+            ],
             layout=widgets.Layout(width="100%", max_width="60em"),
         )
         self.add_class("haoee-form")
@@ -176,7 +247,9 @@ class Form(widgets.VBox):  # type: ignore[misc]
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
-            raise FormError("Run needs a running event loop, as in a Jupyter kernel; in plain Python use haoee_jupyter.Client instead.") from None
+            raise FormError(
+                "Run needs a running event loop, as in a Jupyter kernel; in plain Python use haoee_jupyter.Client instead."
+            ) from None
         _set_line(self.usage_line, "")
         self.task = loop.create_task(self._request(body, options.stream))
         self.task.add_done_callback(self._after)
@@ -191,8 +264,14 @@ class Form(widgets.VBox):  # type: ignore[misc]
     async def _request(self, body: dict[str, Any], stream: bool) -> Call:
         magics = self.magics
         call = await arun(
-            magics.client("async"), body, session=magics.session, view=OutputView(self.answer), stream=stream,
-            namespace=magics.namespace, source="form", per_second=magics.updates_per_second,
+            magics.client("async"),
+            body,
+            session=magics.session,
+            view=OutputView(self.answer),
+            stream=stream,
+            namespace=magics.namespace,
+            source="form",
+            per_second=magics.updates_per_second,
         )
         self.last_call = call
         self._set_running(False)
@@ -217,7 +296,9 @@ class Form(widgets.VBox):  # type: ignore[misc]
             facts.append(f"{usage.input_tokens:,} in / {usage.output_tokens:,} out tokens")
         if call.latency is not None:
             facts.append(f"{call.latency:.1f} s")
-        facts.append(f"this session: {total.total_tokens:,} tokens in {total.calls} call{'s' if total.calls != 1 else ''}")
+        facts.append(
+            f"this session: {total.total_tokens:,} tokens in {total.calls} call{'s' if total.calls != 1 else ''}"
+        )
         _set_line(self.usage_line, f"<small>{html.escape(' · '.join(facts))}</small>")
         if call.interrupted:
             self.show_error(STOPPED)
@@ -268,7 +349,13 @@ class Form(widgets.VBox):  # type: ignore[misc]
         self.copy_note.value = html.escape(PASTE_NOTE)
         self.copy_box.layout.display = ""
         script = f"const nonce = {json.dumps(uuid.uuid4().hex)}, text = {json.dumps(text)};{_COPY_SCRIPT}"
-        self._script.outputs = ({"output_type": "display_data", "data": {"application/javascript": script, "text/plain": ""}, "metadata": {}},)
+        self._script.outputs = (
+            {
+                "output_type": "display_data",
+                "data": {"application/javascript": script, "text/plain": ""},
+                "metadata": {},
+            },
+        )
         try:  # so that re-rendering the widget later (a page reload) does not run it again
             asyncio.get_running_loop().call_later(3.0, self._clear_script)
         except RuntimeError:

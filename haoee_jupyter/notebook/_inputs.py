@@ -28,7 +28,9 @@ def image_url(ref: str, namespace: dict[str, Any]) -> str:
             raise InputError(f"--image {ref}: {mime} is not an image; give a PNG, JPEG, GIF or WebP file")
         with open(path, "rb") as file:
             return _data_url(file.read(), mime)
-    raise InputError(f"--image {ref}: no such file, URL or variable; give a file path, an https:// URL, or the name of a PIL image or matplotlib figure")
+    raise InputError(
+        f"--image {ref}: no such file, URL or variable; give a file path, an https:// URL, or the name of a PIL image or matplotlib figure"
+    )
 
 
 def _object_url(value: Any, name: str) -> str:
@@ -42,7 +44,9 @@ def _object_url(value: Any, name: str) -> str:
     elif isinstance(value, str):
         return image_url(value, {})
     else:
-        raise InputError(f"--image {name}: a {type(value).__name__} is not an image; use a PIL image, a matplotlib figure, PNG bytes, or a path")
+        raise InputError(
+            f"--image {name}: a {type(value).__name__} is not an image; use a PIL image, a matplotlib figure, PNG bytes, or a path"
+        )
     return _data_url(buffer.getvalue(), "image/png")
 
 
@@ -54,7 +58,9 @@ def schema_format(name: str, namespace: dict[str, Any]) -> tuple[dict[str, Any],
     """``text.format`` for a JSON Schema dict or a pydantic model in the namespace, and a
     parser that turns the answer's JSON into a dict or a model instance."""
     if name not in namespace:
-        raise InputError(f"--schema {name}: no variable of that name; define a JSON Schema dict or a pydantic model first")
+        raise InputError(
+            f"--schema {name}: no variable of that name; define a JSON Schema dict or a pydantic model first"
+        )
     value = namespace[name]
     if hasattr(value, "model_json_schema") and hasattr(value, "model_validate_json"):
         schema, parse = value.model_json_schema(), value.model_validate_json
@@ -64,6 +70,8 @@ def schema_format(name: str, namespace: dict[str, Any]) -> tuple[dict[str, Any],
 
         schema, parse, title = value, json.loads, str(value.get("title") or name)
     else:
-        raise InputError(f"--schema {name}: a {type(value).__name__} is not a schema; use a JSON Schema dict or a pydantic model class")
+        raise InputError(
+            f"--schema {name}: a {type(value).__name__} is not a schema; use a JSON Schema dict or a pydantic model class"
+        )
     safe_name = re.sub(r"[^a-zA-Z0-9_-]", "_", title)[:64] or "answer"
     return {"type": "json_schema", "name": safe_name, "schema": schema}, parse

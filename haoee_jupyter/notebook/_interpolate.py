@@ -43,7 +43,9 @@ def _is_reference(node: ast.AST) -> bool:
     if isinstance(node, ast.Subscript):
         return _is_reference(node.value) and _is_literal(node.slice)
     if isinstance(node, ast.Call):
-        literal_args = all(_is_literal(arg) for arg in node.args) and all(_is_literal(kw.value) for kw in node.keywords if kw.arg)
+        literal_args = all(_is_literal(arg) for arg in node.args) and all(
+            _is_literal(kw.value) for kw in node.keywords if kw.arg
+        )
         return _is_reference(node.func) and literal_args and all(kw.arg for kw in node.keywords)
     return False
 
@@ -52,7 +54,9 @@ def _is_literal(node: ast.AST) -> bool:
     try:
         ast.literal_eval(node)
     except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-        return isinstance(node, ast.Slice) and all(part is None or _is_literal(part) for part in (node.lower, node.upper, node.step))
+        return isinstance(node, ast.Slice) and all(
+            part is None or _is_literal(part) for part in (node.lower, node.upper, node.step)
+        )
     return True
 
 
@@ -88,7 +92,7 @@ def interpolate(template: str, namespace: Mapping[str, Any]) -> str:
                 f"write {{{{{expression.strip()}}}}} for literal braces, or use --raw to send the text as is"
             )
         try:
-            value = eval(compile(ast.Expression(tree), "<prompt>", "eval"), {"__builtins__": {}}, namespace)  # noqa: S307 - only names, attributes, literal subscripts and calls
+            value = eval(compile(ast.Expression(tree), "<prompt>", "eval"), {"__builtins__": {}}, namespace)
         except Exception as e:  # the user's own objects can raise anything
             raise InterpolationError(f"{{{expression.strip()}}} could not be filled: {type(e).__name__}: {e}") from e
         return str(value)

@@ -13,12 +13,12 @@ from IPython.core.magic_arguments import argument, magic_arguments
 from traitlets import Bool, Enum, Float, Int, TraitError, Unicode, observe, validate
 
 from ..client import _settings
+from ..client._exceptions import HaoeeError
+from ..render import bundle
 from ._core import REASONING_EFFORTS, Interrupted, Options, build_body, run
 from ._display import FORMATS, NotebookView, TerminalView, extract_code, in_terminal, parse_json
-from ..client._exceptions import HaoeeError
 from ._inputs import InputError, image_url, schema_format
 from ._interpolate import InterpolationError, interpolate
-from ..render import bundle
 from ._session import Call, Chat, Session
 
 #: Settings the magics share with the client layer through ``_settings.session``.
@@ -44,7 +44,9 @@ def _number(name: str, low: float, high: float) -> Any:
         try:
             value = float(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be a number from {low:g} to {high:g}, not {text!r}") from None
+            raise argparse.ArgumentTypeError(
+                f"{name} must be a number from {low:g} to {high:g}, not {text!r}"
+            ) from None
         if not low <= value <= high:
             raise argparse.ArgumentTypeError(f"{name} must be from {low:g} to {high:g}, not {text}")
         return value
@@ -88,15 +90,29 @@ class Haoee(Magics):
     api_key = SecretUnicode(
         "", help="API key (empty: $HAOEE_API_KEY). Prefer `%haoee key`, which does not leave the key in the notebook."
     ).tag(config=True)
-    base_url = Unicode("", help="API base URL (empty: $HAOEE_BASE_URL, else https://maas.haoee.com/v1).").tag(config=True)
-    instructions = Unicode("", help="Default system prompt (instructions) for every call; -i overrides it.").tag(config=True)
-    temperature = Float(None, allow_none=True, help="Default temperature, 0 to 2 (None: the model's default).").tag(config=True)
-    max_output_tokens = Int(None, allow_none=True, help="Default limit on output tokens (None: no limit).").tag(config=True)
-    stream = Bool(True, help="Stream answers as they are written (--no-stream turns it off for one cell).").tag(config=True)
-    format = Enum(list(FORMATS), "markdown", help="Default display format: " + ", ".join(FORMATS) + ".").tag(config=True)
+    base_url = Unicode("", help="API base URL (empty: $HAOEE_BASE_URL, else https://maas.haoee.com/v1).").tag(
+        config=True
+    )
+    instructions = Unicode("", help="Default system prompt (instructions) for every call; -i overrides it.").tag(
+        config=True
+    )
+    temperature = Float(None, allow_none=True, help="Default temperature, 0 to 2 (None: the model's default).").tag(
+        config=True
+    )
+    max_output_tokens = Int(None, allow_none=True, help="Default limit on output tokens (None: no limit).").tag(
+        config=True
+    )
+    stream = Bool(True, help="Stream answers as they are written (--no-stream turns it off for one cell).").tag(
+        config=True
+    )
+    format = Enum(list(FORMATS), "markdown", help="Default display format: " + ", ".join(FORMATS) + ".").tag(
+        config=True
+    )
     timeout = Float(120.0, help="Seconds to wait for the next bytes of an answer before giving up.").tag(config=True)
     connect_timeout = Float(10.0, help="Seconds to wait for a connection to the server.").tag(config=True)
-    max_retries = Int(2, help="Retries on 429, 5xx and connection failures (never once an answer has begun).").tag(config=True)
+    max_retries = Int(2, help="Retries on 429, 5xx and connection failures (never once an answer has begun).").tag(
+        config=True
+    )
     updates_per_second = Float(10.0, help="How often a streaming answer is re-rendered.").tag(config=True)
 
     @validate("timeout", "connect_timeout", "updates_per_second")
@@ -108,7 +124,9 @@ class Haoee(Magics):
     @validate("temperature")
     def _temperature(self, proposal: Any) -> float | None:
         if proposal["value"] is not None and not 0 <= proposal["value"] <= 2:
-            raise TraitError(f"Haoee.temperature must be from 0 to 2 (or None for the model's default), not {proposal['value']}")
+            raise TraitError(
+                f"Haoee.temperature must be from 0 to 2 (or None for the model's default), not {proposal['value']}"
+            )
         return proposal["value"]  # type: ignore[no-any-return]
 
     @validate("max_output_tokens", "max_retries")
@@ -161,17 +179,56 @@ class Haoee(Magics):
     @argument("-i", "--instructions", help="System prompt for this cell.")
     @argument("-t", "--temperature", type=_number("--temperature", 0, 2), help="Sampling temperature, 0 to 2.")
     @argument("--top-p", type=_number("--top-p", 0, 1), help="Nucleus sampling, 0 to 1.")
-    @argument("--max-tokens", type=_whole_number("--max-tokens"), help="Limit the answer to this many tokens (max_output_tokens).")
-    @argument("--reasoning", metavar="EFFORT", type=_choice("--reasoning", REASONING_EFFORTS), help="Reasoning effort: " + ", ".join(REASONING_EFFORTS) + ".")
+    @argument(
+        "--max-tokens",
+        type=_whole_number("--max-tokens"),
+        help="Limit the answer to this many tokens (max_output_tokens).",
+    )
+    @argument(
+        "--reasoning",
+        metavar="EFFORT",
+        type=_choice("--reasoning", REASONING_EFFORTS),
+        help="Reasoning effort: " + ", ".join(REASONING_EFFORTS) + ".",
+    )
     @argument("--no-stream", action="store_true", help="Wait for the whole answer instead of streaming it.")
-    @argument("--web", action="store_true", help="Let the model search the web; its sources are listed under the answer.")
-    @argument("-o", "--out", type=_identifier, metavar="NAME", help="Store the answer (text, or the parsed object for json/--schema) in this variable.")
-    @argument("-f", "--format", type=_choice("--format", FORMATS), help="markdown (default), text, code (puts the code into the next cell), json (parses it), html, math.")
-    @argument("--schema", metavar="NAME", help="A JSON Schema dict or pydantic model in the namespace: structured output, parsed into --out.")
-    @argument("--image", action="append", default=[], metavar="PATH|URL|NAME", help="Attach an image (file, URL, PIL image or matplotlib figure variable); repeatable.")
-    @argument("--chat", type=_identifier, metavar="NAME", help="Continue the named conversation (see %%haoee chats, %%haoee reset NAME).")
+    @argument(
+        "--web", action="store_true", help="Let the model search the web; its sources are listed under the answer."
+    )
+    @argument(
+        "-o",
+        "--out",
+        type=_identifier,
+        metavar="NAME",
+        help="Store the answer (text, or the parsed object for json/--schema) in this variable.",
+    )
+    @argument(
+        "-f",
+        "--format",
+        type=_choice("--format", FORMATS),
+        help="markdown (default), text, code (puts the code into the next cell), json (parses it), html, math.",
+    )
+    @argument(
+        "--schema",
+        metavar="NAME",
+        help="A JSON Schema dict or pydantic model in the namespace: structured output, parsed into --out.",
+    )
+    @argument(
+        "--image",
+        action="append",
+        default=[],
+        metavar="PATH|URL|NAME",
+        help="Attach an image (file, URL, PIL image or matplotlib figure variable); repeatable.",
+    )
+    @argument(
+        "--chat",
+        type=_identifier,
+        metavar="NAME",
+        help="Continue the named conversation (see %%haoee chats, %%haoee reset NAME).",
+    )
     @argument("--raw", action="store_true", help="Send the cell as is, without filling {variables}.")
-    @argument("--dry-run", action="store_true", help="Show the request that would be sent (key masked) and send nothing.")
+    @argument(
+        "--dry-run", action="store_true", help="Show the request that would be sent (key masked) and send nothing."
+    )
     @line_cell_magic
     def haoee(self, line: str, cell: str | None = None) -> Any:
         """Send the cell to the Haoee Responses API and show the answer as it streams.
@@ -242,8 +299,14 @@ class Haoee(Magics):
         view = TerminalView(fmt) if in_terminal(self.shell) else NotebookView(fmt)
         try:
             call = run(
-                self.client(), body, session=self.session, view=view, stream=options.stream,
-                namespace=self.namespace, chat=options.chat, per_second=self.updates_per_second,
+                self.client(),
+                body,
+                session=self.session,
+                view=view,
+                stream=options.stream,
+                namespace=self.namespace,
+                chat=options.chat,
+                per_second=self.updates_per_second,
             )
         except Interrupted as stop:
             if args.out and stop.call.answer:
@@ -271,7 +334,9 @@ class Haoee(Magics):
                     raise UsageError(
                         f"The answer was cut off ({call.response.incomplete_reason}) before its JSON was complete{kept}. Raise --max-tokens and run it again"
                     ) from e
-                raise UsageError(f"The answer is not the JSON asked for ({type(e).__name__}: {str(e).splitlines()[0]}){kept}. Ask for JSON only, or use --schema") from e
+                raise UsageError(
+                    f"The answer is not the JSON asked for ({type(e).__name__}: {str(e).splitlines()[0]}){kept}. Ask for JSON only, or use --schema"
+                ) from e
             if out:
                 self.namespace[out] = value
 

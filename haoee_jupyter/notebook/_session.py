@@ -72,8 +72,13 @@ class UsageTotal(Usage):
         return UsageTotal(**summed.as_dict(), calls=self.calls + 1, by_model=by_model)
 
     def _repr_markdown_(self) -> str:
-        rows = [f"| {html.escape(model)} | {u.input_tokens:,} | {u.output_tokens:,} | {u.total_tokens:,} |" for model, u in self.by_model.items()]
-        rows.append(f"| **all ({self.calls} calls)** | {self.input_tokens:,} | {self.output_tokens:,} | {self.total_tokens:,} |")
+        rows = [
+            f"| {html.escape(model)} | {u.input_tokens:,} | {u.output_tokens:,} | {u.total_tokens:,} |"
+            for model, u in self.by_model.items()
+        ]
+        rows.append(
+            f"| **all ({self.calls} calls)** | {self.input_tokens:,} | {self.output_tokens:,} | {self.total_tokens:,} |"
+        )
         return "| model | input | output | total |\n|---|--:|--:|--:|\n" + "\n".join(rows)
 
 
@@ -122,7 +127,11 @@ class Session:
         for number, call in enumerate(self.calls, 1):
             u = call.usage
             latency = f"{call.latency:.1f} s" if call.latency is not None else ""
-            lines.append(f"| {number} | {html.escape(call.model)} | {call.status} | {u.input_tokens:,} | {u.output_tokens:,} | {u.total_tokens:,} | {latency} |")
+            lines.append(
+                f"| {number} | {html.escape(call.model)} | {call.status} | {u.input_tokens:,} | {u.output_tokens:,} | {u.total_tokens:,} | {latency} |"
+            )
         t = self.total
-        lines.append(f"| | **total** | {t.calls} calls | {t.input_tokens:,} | {t.output_tokens:,} | {t.total_tokens:,} | |")
+        lines.append(
+            f"| | **total** | {t.calls} calls | {t.input_tokens:,} | {t.output_tokens:,} | {t.total_tokens:,} | |"
+        )
         return "\n".join(lines)

@@ -22,10 +22,20 @@ if TYPE_CHECKING:
 def config(magics: Haoee, args: list[str]) -> None:
     """The settings in effect and where each comes from; the key masked."""
     # The values the client will use come from _settings, the one place that resolves them.
-    resolved = {"model": _settings.resolve_model, "base_url": _settings.resolve_base_url, "api_key": _settings.resolve_api_key}
+    resolved = {
+        "model": _settings.resolve_model,
+        "base_url": _settings.resolve_base_url,
+        "api_key": _settings.resolve_api_key,
+    }
     rows = []
     for name, env in (("model", "HAOEE_MODEL"), ("base_url", "HAOEE_BASE_URL"), ("api_key", "HAOEE_API_KEY")):
-        source = "%config Haoee." + name if getattr(magics, name) else "$" + env if os.environ.get(env, "").strip() else "default"
+        source = (
+            "%config Haoee." + name
+            if getattr(magics, name)
+            else "$" + env
+            if os.environ.get(env, "").strip()
+            else "default"
+        )
         if magics.offline_server is not None and name in ("base_url", "api_key"):
             source = "%haoee offline"
         try:
@@ -37,9 +47,21 @@ def config(magics: Haoee, args: list[str]) -> None:
             rows.append((name, f"unusable: {e}", source))
             continue
         rows.append((name, _settings.mask(value) if name == "api_key" else value, source))
-    for name in ("instructions", "temperature", "max_output_tokens", "stream", "format", "timeout", "connect_timeout", "max_retries", "updates_per_second"):
+    for name in (
+        "instructions",
+        "temperature",
+        "max_output_tokens",
+        "stream",
+        "format",
+        "timeout",
+        "connect_timeout",
+        "max_retries",
+        "updates_per_second",
+    ):
         rows.append((name, repr(getattr(magics, name)), "%config Haoee." + name))
-    markdown = "| setting | value | from |\n|---|---|---|\n" + "\n".join(f"| {n} | {_code(v)} | {s} |" for n, v, s in rows)
+    markdown = "| setting | value | from |\n|---|---|---|\n" + "\n".join(
+        f"| {n} | {_code(v)} | {s} |" for n, v, s in rows
+    )
     plain = "\n".join(f"{n:18} {v:40} {s}" for n, v, s in rows)
     magics._show(markdown, plain)
 
@@ -80,7 +102,9 @@ def models(magics: Haoee, args: list[str]) -> None:
         names = magics.client().models()
     except HaoeeError as e:
         if getattr(e, "status_code", None) in (404, 405):
-            raise UsageError(f"This server does not list its models (/v1/models answered HTTP {e.status_code}); use -m with a model name you know") from e
+            raise UsageError(
+                f"This server does not list its models (/v1/models answered HTTP {e.status_code}); use -m with a model name you know"
+            ) from e
         raise
     magics._show("\n".join(f"- `{name}`" for name in names) or "(the server listed no models)", "\n".join(names))
 
@@ -95,7 +119,9 @@ def offline(magics: Haoee, args: list[str]) -> None:
     except (argparse.ArgumentError, SystemExit) as e:
         raise UsageError("Usage: %haoee offline [--latency-ms N] | %haoee offline stop") from e
     if options.latency_ms is not None and not 0 <= options.latency_ms < math.inf:  # also nan
-        raise UsageError(f"--latency-ms must be 0 or more (milliseconds between streamed tokens), not {options.latency_ms:g}")
+        raise UsageError(
+            f"--latency-ms must be 0 or more (milliseconds between streamed tokens), not {options.latency_ms:g}"
+        )
     if options.action == "stop":
         if magics.offline_server is None:
             print("The offline server is not running.")
@@ -109,7 +135,9 @@ def offline(magics: Haoee, args: list[str]) -> None:
         from ..offline import OfflineServer
 
         magics._before_offline = (magics.base_url, str(magics.api_key or ""))
-        magics.offline_server = OfflineServer(latency_ms=options.latency_ms if options.latency_ms is not None else 20).start()
+        magics.offline_server = OfflineServer(
+            latency_ms=options.latency_ms if options.latency_ms is not None else 20
+        ).start()
     elif options.latency_ms is not None:
         magics.offline_server.latency_ms = options.latency_ms
     magics.base_url, magics.api_key = magics.offline_server.url, "offline-demo"
@@ -131,7 +159,9 @@ def form(magics: Haoee, args: list[str]) -> Any:
 def chats(magics: Haoee, args: list[str]) -> None:
     """The named conversations of this session."""
     if not magics.session.chats:
-        magics._show("No chats yet: start one with `%%haoee --chat NAME`.", "No chats yet: start one with %%haoee --chat NAME.")
+        magics._show(
+            "No chats yet: start one with `%%haoee --chat NAME`.", "No chats yet: start one with %%haoee --chat NAME."
+        )
         return
     rows = [(c.name, c.turns, c.last_response_id or "") for c in magics.session.chats.values()]
     magics._show(
@@ -162,7 +192,7 @@ def error(magics: Haoee, args: list[str]) -> None:
     print("".join(traceback.format_exception(type(last), last, last.__traceback__)).rstrip())
 
 
-def help(magics: Haoee, args: list[str]) -> None:  # noqa: A001 - the subcommand's name
+def help(magics: Haoee, args: list[str]) -> None:
     """This list."""
     from ._magics import SUBCOMMANDS  # the one list the magic dispatches on
 

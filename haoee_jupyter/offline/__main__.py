@@ -25,15 +25,20 @@ def _parser() -> argparse.ArgumentParser:
         description="Serve the Haoee /v1/responses protocol offline, with demo answers.",
     )
     parser.add_argument(
-        "--port", type=int, default=DEFAULT_PORT,
+        "--port",
+        type=int,
+        default=DEFAULT_PORT,
         help=f"port to listen on; 0 picks a free one (default {DEFAULT_PORT})",
     )
     parser.add_argument(
-        "--latency-ms", type=float, default=20.0,
+        "--latency-ms",
+        type=float,
+        default=20.0,
         help="milliseconds between streamed tokens (default 20)",
     )
     parser.add_argument(
-        "--host", default="127.0.0.1",
+        "--host",
+        default="127.0.0.1",
         help="loopback address to listen on: 127.0.0.1 (default), ::1 or localhost",
     )
     return parser

@@ -240,7 +240,7 @@ def _plain_answer(request: AnswerRequest) -> Answer:
         f"| Images | {images} |\n\n"
         "```python\n"
         f"prompt_words = {words}\n"
-        "print(prompt_words, \"words\")\n"
+        'print(prompt_words, "words")\n'
         "```\n\n"
         "Ask again, streamed or not: the text is identical."
     )
@@ -274,7 +274,11 @@ def _web_search_answer(request: AnswerRequest) -> Answer:
     if any(hint in wanted for hint in _ONE_WORD_HINTS + _BRIEF_HINTS):
         # Brief as instructed, but still cited: the sources are what a search answer is for.
         one_word = any(hint in wanted for hint in _ONE_WORD_HINTS)
-        builder.add("Offline" if one_word else f"_Offline demo, brief as instructed:_ “{excerpt(query, 60)}” has {len(sources)} sources")
+        builder.add(
+            "Offline"
+            if one_word
+            else f"_Offline demo, brief as instructed:_ “{excerpt(query, 60)}” has {len(sources)} sources"
+        )
         for domain, url_template, site, _covers in sources:
             builder.add(" ")
             builder.add_link(domain, url_template.format(slug=slug), f"{excerpt(query, 60)} – {site}")

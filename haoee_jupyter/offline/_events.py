@@ -46,35 +46,38 @@ def error_event(message: str) -> dict[str, Any]:
 def _reasoning_steps(draft: Draft, index: int) -> Iterator[Step]:
     item_id = draft.reasoning_id
     summary = draft.summary or ""
-    yield {"type": "response.output_item.added", "output_index": index,
-           "item": draft.reasoning_item(done=False)}, 0
+    yield {"type": "response.output_item.added", "output_index": index, "item": draft.reasoning_item(done=False)}, 0
     where = {"item_id": item_id, "output_index": index, "summary_index": 0}
-    yield {"type": "response.reasoning_summary_part.added", **where,
-           "part": {"type": "summary_text", "text": ""}}, 0
+    yield {"type": "response.reasoning_summary_part.added", **where, "part": {"type": "summary_text", "text": ""}}, 0
     for token in tokenize(summary):
         yield {"type": "response.reasoning_summary_text.delta", **where, "delta": token}, 1
     yield {"type": "response.reasoning_summary_text.done", **where, "text": summary}, 0
-    yield {"type": "response.reasoning_summary_part.done", **where,
-           "part": {"type": "summary_text", "text": summary}}, 0
-    yield {"type": "response.output_item.done", "output_index": index,
-           "item": draft.reasoning_item(done=True)}, 0
+    yield (
+        {"type": "response.reasoning_summary_part.done", **where, "part": {"type": "summary_text", "text": summary}},
+        0,
+    )
+    yield {"type": "response.output_item.done", "output_index": index, "item": draft.reasoning_item(done=True)}, 0
 
 
 def _search_steps(draft: Draft, index: int) -> Iterator[Step]:
     where = {"item_id": draft.search_id, "output_index": index}
-    yield {"type": "response.output_item.added", "output_index": index,
-           "item": draft.search_item(done=False)}, 0
+    yield {"type": "response.output_item.added", "output_index": index, "item": draft.search_item(done=False)}, 0
     yield {"type": "response.web_search_call.in_progress", **where}, 0
     yield {"type": "response.web_search_call.searching", **where}, 0
     yield {"type": "response.web_search_call.completed", **where}, _SEARCH_PAUSE
-    yield {"type": "response.output_item.done", "output_index": index,
-           "item": draft.search_item(done=True)}, 0
+    yield {"type": "response.output_item.done", "output_index": index, "item": draft.search_item(done=True)}, 0
 
 
 def _message_steps(draft: Draft, index: int) -> Iterator[Step]:
     where = {"item_id": draft.message_id, "output_index": index, "content_index": 0}
-    yield {"type": "response.output_item.added", "output_index": index,
-           "item": draft.message_item("in_progress", None, [])}, 0
+    yield (
+        {
+            "type": "response.output_item.added",
+            "output_index": index,
+            "item": draft.message_item("in_progress", None, []),
+        },
+        0,
+    )
     yield {"type": "response.content_part.added", **where, "part": text_part("", [])}, 0
     annotations = draft.annotations()
     pending = list(enumerate(annotations))
@@ -85,13 +88,25 @@ def _message_steps(draft: Draft, index: int) -> Iterator[Step]:
         # As in the recordings, a citation follows the delta that completes its link.
         while pending and pending[0][1]["end_index"] <= sent:
             number, annotation = pending.pop(0)
-            yield {"type": "response.output_text.annotation.added", **where,
-                   "annotation_index": number, "annotation": annotation}, 0
+            yield (
+                {
+                    "type": "response.output_text.annotation.added",
+                    **where,
+                    "annotation_index": number,
+                    "annotation": annotation,
+                },
+                0,
+            )
     yield {"type": "response.output_text.done", **where, "text": draft.text, "logprobs": []}, 0
-    yield {"type": "response.content_part.done", **where,
-           "part": text_part(draft.text, annotations)}, 0
-    yield {"type": "response.output_item.done", "output_index": index,
-           "item": draft.message_item(draft.status, draft.text, annotations)}, 0
+    yield {"type": "response.content_part.done", **where, "part": text_part(draft.text, annotations)}, 0
+    yield (
+        {
+            "type": "response.output_item.done",
+            "output_index": index,
+            "item": draft.message_item(draft.status, draft.text, annotations),
+        },
+        0,
+    )
 
 
 def stream_steps(draft: Draft, *, terminal: bool = True) -> Iterator[Step]:

@@ -19,6 +19,7 @@ from socketserver import TCPServer
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
 
+from ._events import ERROR_EVENT_MESSAGE, FAILED_MESSAGE, Step, fault_steps, stream_steps
 from ._protocol import (
     MODELS,
     ApiError,
@@ -27,7 +28,6 @@ from ._protocol import (
     html_error_page,
     parse_request,
 )
-from ._events import ERROR_EVENT_MESSAGE, FAILED_MESSAGE, Step, fault_steps, stream_steps
 from ._responses import Conversations, Draft
 
 if TYPE_CHECKING:
@@ -38,10 +38,7 @@ __all__ = ["LoopbackHTTPServer"]
 MAX_BODY_BYTES = 32 * 1024 * 1024
 MODELS_CREATED = 1735689600  # 2025-01-01, a fixed date so listings are deterministic
 
-_MISSING_KEY = (
-    "Missing API key: send Authorization: Bearer <key> "
-    "(any key works on the offline server)."
-)
+_MISSING_KEY = "Missing API key: send Authorization: Bearer <key> (any key works on the offline server)."
 _BAD_JSON = (
     "We could not parse the JSON body of your request. The offline demo server expects "
     "a JSON object with at least 'model' and 'input'."
@@ -157,10 +154,14 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_error(error)
         except Exception as exc:
             if not self.started:
-                self._send_error(ApiError(
-                    500, f"The offline demo server hit a bug: {exc!r}",
-                    type="server_error", code="server_error",
-                ))
+                self._send_error(
+                    ApiError(
+                        500,
+                        f"The offline demo server hit a bug: {exc!r}",
+                        type="server_error",
+                        code="server_error",
+                    )
+                )
             self.close_connection = True
             raise
 
@@ -208,8 +209,9 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             data = json.dumps(draft.final(), ensure_ascii=False).encode()
             # malformed: a clean 200 with broken JSON; truncated: the body stops halfway.
-            self._send_bytes(200, data[: len(data) // 2], "application/json",
-                             length=len(data) if fault == "truncated" else None)
+            self._send_bytes(
+                200, data[: len(data) // 2], "application/json", length=len(data) if fault == "truncated" else None
+            )
             if fault == "truncated":
                 self._hang_up()
 
@@ -225,9 +227,7 @@ class _Handler(BaseHTTPRequestHandler):
         # Give the client a moment to read what was sent; an RST can discard unread data.
         self.app._pause(max(0.05, self.app.latency_ms / 1000))
         with suppress(OSError):
-            self.connection.setsockopt(
-                socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
-            )
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             # rfile holds a reference to the socket; close() only really closes without it.
             self.rfile.close()
             self.connection.close()
@@ -281,8 +281,12 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(b"%X\r\n%s\r\n" % (len(data), data))
 
     def _send_bytes(
-        self, status: int, data: bytes, content_type: str,
-        headers: Mapping[str, str] | None = None, length: int | None = None,
+        self,
+        status: int,
+        data: bytes,
+        content_type: str,
+        headers: Mapping[str, str] | None = None,
+        length: int | None = None,
     ) -> None:
         self.started = True
         self.send_response(status)
@@ -332,18 +336,19 @@ class _Handler(BaseHTTPRequestHandler):
     def _record(self, body: Any) -> None:
         authorization = self.headers.get("Authorization")
         parts = (authorization or "").split(None, 1)
-        self.app._record({
-            "method": self.command,
-            "path": self.path,
-            "body": body,
-            "headers": {
-                name.lower(): value for name, value in self.headers.items()
-                if name.lower() not in _SECRET_HEADERS
-            },
-            "authorization_present": bool(authorization and authorization.strip()),
-            # A bare key has no scheme; recording its first word would record the key.
-            "authorization_scheme": parts[0] if len(parts) == 2 else None,
-        })
+        self.app._record(
+            {
+                "method": self.command,
+                "path": self.path,
+                "body": body,
+                "headers": {
+                    name.lower(): value for name, value in self.headers.items() if name.lower() not in _SECRET_HEADERS
+                },
+                "authorization_present": bool(authorization and authorization.strip()),
+                # A bare key has no scheme; recording its first word would record the key.
+                "authorization_scheme": parts[0] if len(parts) == 2 else None,
+            }
+        )
 
     def _check_auth(self) -> None:
         value = (self.headers.get("Authorization") or "").strip()

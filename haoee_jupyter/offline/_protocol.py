@@ -84,7 +84,7 @@ class ApiError(Exception):
 
 def normalize_fault(name: str) -> str:
     """The canonical fault name for "429" or "fault-429"; ValueError names the known faults."""
-    bare = name[len(FAULT_MODEL_PREFIX):] if name.startswith(FAULT_MODEL_PREFIX) else name
+    bare = name[len(FAULT_MODEL_PREFIX) :] if name.startswith(FAULT_MODEL_PREFIX) else name
     if bare not in FAULTS:
         raise ValueError(f"Unknown offline fault {name!r}; known faults: {', '.join(FAULTS)}.")
     return bare
@@ -128,8 +128,7 @@ def fault_error(fault: str, model: str) -> ApiError:
     if fault == "429":
         return ApiError(
             429,
-            f"Rate limit reached for {model} (injected by the offline demo server). "
-            "Please try again in 1s.",
+            f"Rate limit reached for {model} (injected by the offline demo server). Please try again in 1s.",
             type="requests",
             code="rate_limit_exceeded",
             headers={"Retry-After": "1"},
@@ -137,15 +136,13 @@ def fault_error(fault: str, model: str) -> ApiError:
     if fault == "401":
         return ApiError(
             401,
-            "Incorrect API key provided (injected by the offline demo server). "
-            "Check HAOEE_API_KEY.",
+            "Incorrect API key provided (injected by the offline demo server). Check HAOEE_API_KEY.",
             code="invalid_api_key",
         )
     if fault == "403":
         return ApiError(
             403,
-            f"You are not allowed to use model {model!r} "
-            "(injected by the offline demo server).",
+            f"You are not allowed to use model {model!r} (injected by the offline demo server).",
             type="permission_error",
             code="permission_denied",
         )
@@ -186,7 +183,9 @@ def _invalid_type(param: str, expected: str, value: Any) -> ApiError:
 
 def _missing(param: str) -> ApiError:
     return ApiError(
-        400, f"Missing required parameter: '{param}'.", param=param,
+        400,
+        f"Missing required parameter: '{param}'.",
+        param=param,
         code="missing_required_parameter",
     )
 
@@ -221,16 +220,14 @@ def _check_number(body: Mapping[str, Any], param: str, low: float, high: float) 
     if value < low:
         raise ApiError(
             400,
-            f"Invalid '{param}': decimal below minimum value. "
-            f"Expected a value >= {low:g}, but got {value} instead.",
+            f"Invalid '{param}': decimal below minimum value. Expected a value >= {low:g}, but got {value} instead.",
             param=param,
             code="decimal_below_min_value",
         )
     if value > high:
         raise ApiError(
             400,
-            f"Invalid '{param}': decimal above maximum value. "
-            f"Expected a value <= {high:g}, but got {value} instead.",
+            f"Invalid '{param}': decimal above maximum value. Expected a value <= {high:g}, but got {value} instead.",
             param=param,
             code="decimal_above_max_value",
         )
@@ -251,8 +248,7 @@ def _text_format(body: Mapping[str, Any]) -> Mapping[str, Any]:
     if kind not in ("text", "json_object", "json_schema"):
         raise ApiError(
             400,
-            f"Invalid value: {kind!r}. Supported values are: 'text', 'json_object', "
-            "and 'json_schema'.",
+            f"Invalid value: {kind!r}. Supported values are: 'text', 'json_object', and 'json_schema'.",
             param="text.format.type",
             code="invalid_value",
         )

@@ -230,21 +230,23 @@ class Draft:
 
     def snapshot(self, status: str, *, service_tier: str = "auto") -> dict[str, Any]:
         """The response object as sent in response.created / in_progress (no output yet)."""
-        return _reorder({
-            "id": self.response_id,
-            "object": "response",
-            "created_at": self.created_at,
-            "status": status,
-            "background": False,
-            "completed_at": None,
-            "error": None,
-            "frequency_penalty": 0.0,
-            "incomplete_details": None,
-            **_echo(self.request),
-            "output": [],
-            "service_tier": service_tier,
-            "usage": None,
-        })
+        return _reorder(
+            {
+                "id": self.response_id,
+                "object": "response",
+                "created_at": self.created_at,
+                "status": status,
+                "background": False,
+                "completed_at": None,
+                "error": None,
+                "frequency_penalty": 0.0,
+                "incomplete_details": None,
+                **_echo(self.request),
+                "output": [],
+                "service_tier": service_tier,
+                "usage": None,
+            }
+        )
 
     def annotations(self) -> list[dict[str, Any]]:
         return [_annotation(c) for c in self.citations]
@@ -294,9 +296,7 @@ class Draft:
         status = "completed" if done else "in_progress"
         return {"id": self.search_id, "type": "web_search_call", "status": status, "action": action}
 
-    def message_item(
-        self, status: str, text: str | None, annotations: list[dict[str, Any]]
-    ) -> dict[str, Any]:
+    def message_item(self, status: str, text: str | None, annotations: list[dict[str, Any]]) -> dict[str, Any]:
         content = [] if text is None else [text_part(text, annotations)]
         return {
             "id": self.message_id,

@@ -162,12 +162,10 @@ class _Generator:
         step = 1 if integer else 0.5
         low = schema.get("minimum")
         if isinstance(schema.get("exclusiveMinimum"), (int, float)):
-            low = max(low if isinstance(low, (int, float)) else -math.inf,
-                      schema["exclusiveMinimum"] + step)
+            low = max(low if isinstance(low, (int, float)) else -math.inf, schema["exclusiveMinimum"] + step)
         high = schema.get("maximum")
         if isinstance(schema.get("exclusiveMaximum"), (int, float)):
-            high = min(high if isinstance(high, (int, float)) else math.inf,
-                       schema["exclusiveMaximum"] - step)
+            high = min(high if isinstance(high, (int, float)) else math.inf, schema["exclusiveMaximum"] - step)
         if isinstance(low, (int, float)) and value < low:
             value = math.ceil(low) if integer else low
         if isinstance(high, (int, float)) and value > high:

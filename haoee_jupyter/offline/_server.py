@@ -55,8 +55,7 @@ class OfflineServer:
     def __init__(self, port: int = 0, latency_ms: float = 20, host: str = "127.0.0.1") -> None:
         if not is_loopback(host):
             raise ValueError(
-                f"The offline server only listens on loopback addresses, not {host!r}; "
-                "use 127.0.0.1, ::1 or localhost."
+                f"The offline server only listens on loopback addresses, not {host!r}; use 127.0.0.1, ::1 or localhost."
             )
         if not 0 <= port <= 65535:
             raise ValueError(f"port must be between 0 and 65535, not {port}")

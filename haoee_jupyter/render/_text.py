@@ -29,7 +29,9 @@ def body_markdown(response: Response | None, text: str = "") -> str:
     elif response is not None and not response.refusal and response.status == "incomplete":
         parts.append(f"*(no text; stopped: {response.incomplete_reason})*")
     if response is not None and response.citations:
-        links = "\n".join(f"{i}. [{_link_text(c.title or c.url)}]({c.url})" for i, c in enumerate(response.citations, 1))
+        links = "\n".join(
+            f"{i}. [{_link_text(c.title or c.url)}]({c.url})" for i, c in enumerate(response.citations, 1)
+        )
         parts.append(f"\n\n**Sources**\n\n{links}")
     if response is not None and response.web_searches:
         searched = "; ".join(response.web_searches)
@@ -37,7 +39,9 @@ def body_markdown(response: Response | None, text: str = "") -> str:
     return "\n".join(parts)
 
 
-def footer_facts(response: Response | None, *, model: str = "", latency: float | None = None, status: str | None = None) -> list[str]:
+def footer_facts(
+    response: Response | None, *, model: str = "", latency: float | None = None, status: str | None = None
+) -> list[str]:
     """Short facts for the footer: model, tokens, latency, and the status when not plain."""
     facts = [response.model if response is not None and response.model else model]
     if response is not None and response.usage.total_tokens:
@@ -84,7 +88,10 @@ def body_plain(response: Response | None, text: str = "") -> str:
         parts.append(f"The model refused: {response.refusal}")
     parts.append((response.text if response is not None else "") or text)
     if response is not None and response.citations:
-        parts.append("Sources:\n" + "\n".join(f"  {i}. {c.title or c.url} <{c.url}>" for i, c in enumerate(response.citations, 1)))
+        parts.append(
+            "Sources:\n"
+            + "\n".join(f"  {i}. {c.title or c.url} <{c.url}>" for i, c in enumerate(response.citations, 1))
+        )
     if response is not None and response.web_searches:
         parts.append("Searched the web for: " + "; ".join(response.web_searches))
     return "\n\n".join(part for part in parts if part)

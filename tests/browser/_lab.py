@@ -25,8 +25,14 @@ import pytest
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts"
@@ -69,7 +75,17 @@ class Lab:
         so that no tab of an earlier test is restored)."""
         name = f"nb-{uuid.uuid4().hex[:8]}.ipynb"
         notebook = {
-            "cells": [{"cell_type": "code", "execution_count": None, "id": uuid.uuid4().hex[:8], "metadata": {}, "outputs": [], "source": source} for source in cells],
+            "cells": [
+                {
+                    "cell_type": "code",
+                    "execution_count": None,
+                    "id": uuid.uuid4().hex[:8],
+                    "metadata": {},
+                    "outputs": [],
+                    "source": source,
+                }
+                for source in cells
+            ],
             "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}},
             "nbformat": 4,
             "nbformat_minor": 5,
@@ -78,7 +94,9 @@ class Lab:
         return name, f"{self.url}/lab/workspaces/{uuid.uuid4().hex[:8]}/tree/{name}?token={self.token}"
 
     def api(self, method: str, path: str) -> Any:
-        request = urllib.request.Request(f"{self.url}{path}", method=method, headers={"Authorization": f"token {self.token}"})
+        request = urllib.request.Request(
+            f"{self.url}{path}", method=method, headers={"Authorization": f"token {self.token}"}
+        )
         with urllib.request.urlopen(request, timeout=5) as response:
             body = response.read()
         return json.loads(body) if body else None
@@ -103,7 +121,9 @@ def start_lab(base: Path) -> Lab:
     settings = base / "settings" / "@jupyterlab" / "apputils-extension"
     for folder in (root, home, settings):
         folder.mkdir(parents=True)
-    (settings / "notification.jupyterlab-settings").write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))
+    (settings / "notification.jupyterlab-settings").write_text(
+        json.dumps({"fetchNews": "false", "checkForUpdates": False})
+    )
     port, token = _free_port(), uuid.uuid4().hex
     assert _port_is_free(port), f"port {port} is taken"
     env = dict(
@@ -119,10 +139,19 @@ def start_lab(base: Path) -> Lab:
         env.pop(name, None)
     log = base / "lab.log"
     command = [
-        sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
-        "--ServerApp.port_retries=0", "--allow-root", f"--IdentityProvider.token={token}",
-        f"--ServerApp.root_dir={root}", "--expose-app-in-browser",
-        f"--LabApp.user_settings_dir={base / 'settings'}", f"--LabApp.workspaces_dir={base / 'ws'}",
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        "--no-browser",
+        "--ip=127.0.0.1",
+        f"--port={port}",
+        "--ServerApp.port_retries=0",
+        "--allow-root",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={root}",
+        "--expose-app-in-browser",
+        f"--LabApp.user_settings_dir={base / 'settings'}",
+        f"--LabApp.workspaces_dir={base / 'ws'}",
     ]
     with open(log, "wb") as out:
         process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=root)

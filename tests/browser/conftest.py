@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-
 from _lab import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, Lab, require_chromium, start_lab
 
 
@@ -47,7 +46,9 @@ def browser(lab: Lab) -> Iterator[Any]:
 @pytest.fixture
 def page(browser: Any, lab: Lab, request: pytest.FixtureRequest) -> Iterator[Any]:
     """A fresh browser page; screenshot into test-artifacts/ when the test fails."""
-    context = browser.new_context(viewport={"width": 1280, "height": 1000}, permissions=["clipboard-read", "clipboard-write"])
+    context = browser.new_context(
+        viewport={"width": 1280, "height": 1000}, permissions=["clipboard-read", "clipboard-write"]
+    )
     page = context.new_page()
     page.set_default_timeout(20_000)
     try:
@@ -61,5 +62,3 @@ def page(browser: Any, lab: Lab, request: pytest.FixtureRequest) -> Iterator[Any
             shutil.copy(lab.log, ARTIFACTS / f"{name}.lab.log")
         context.close()
         lab.shut_down_kernels()  # two cores: no kernel of an earlier test keeps streaming
-
-

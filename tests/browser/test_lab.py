@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
 from _lab import ARTIFACTS, Lab, cell, open_notebook, run_cell
 
 pytestmark = pytest.mark.browser
@@ -39,7 +38,9 @@ def answer_text(form: Any) -> str:
 
 
 def sources(page: Any) -> list[str]:
-    return list(page.evaluate("() => window.jupyterapp.shell.currentWidget.content.model.sharedModel.cells.map(c => c.source)"))
+    return list(
+        page.evaluate("() => window.jupyterapp.shell.currentWidget.content.model.sharedModel.cells.map(c => c.source)")
+    )
 
 
 def test_form_streams_rendered_markdown_and_shows_usage(page: Any, lab: Lab) -> None:
@@ -48,7 +49,9 @@ def test_form_streams_rendered_markdown_and_shows_usage(page: Any, lab: Lab) -> 
     form.locator("button.haoee-run").click()
 
     # while it streams: the text grows with a cursor, Run is disabled and Stop enabled
-    page.wait_for_function("() => { const a = document.querySelector('.haoee-form .haoee-answer'); return a && a.innerText.includes('▍'); }")
+    page.wait_for_function(
+        "() => { const a = document.querySelector('.haoee-form .haoee-answer'); return a && a.innerText.includes('▍'); }"
+    )
     assert form.locator("button.haoee-run").is_disabled() and form.locator("button.haoee-stop").is_enabled()
 
     answer = form.locator(".haoee-answer .jp-OutputArea-output")
@@ -68,7 +71,9 @@ def test_other_cells_run_while_it_streams_and_stop_keeps_the_partial_answer(page
     form = show_form(page, lab, ["%load_ext haoee_jupyter", "%haoee offline --latency-ms 300", "%haoee form", "6 * 7"])
     form.locator(".haoee-prompt textarea").fill("Explain entropy")
     form.locator("button.haoee-run").click()
-    page.wait_for_function("() => document.querySelector('.haoee-form .haoee-answer').innerText.includes('demo answer')")  # a few tokens in
+    page.wait_for_function(
+        "() => document.querySelector('.haoee-form .haoee-answer').innerText.includes('demo answer')"
+    )  # a few tokens in
 
     run_cell(page, 3)  # the kernel is not blocked by the request
     assert cell(page, 3).locator(".jp-OutputArea-output").inner_text().strip() == "42"
@@ -93,7 +98,9 @@ def test_magic_cell_streams_rendered_markdown(page: Any, lab: Lab) -> None:
     for index in range(2):
         run_cell(page, index)
     output = cell(page, 2).locator(".jp-OutputArea-output")
-    page.evaluate("() => { window.jupyterapp.shell.currentWidget.content.activeCellIndex = 2; window.jupyterapp.commands.execute('notebook:run-cell'); }")
+    page.evaluate(
+        "() => { window.jupyterapp.shell.currentWidget.content.activeCellIndex = 2; window.jupyterapp.commands.execute('notebook:run-cell'); }"
+    )
     # an intermediate state: partial Markdown with the streaming cursor, already rendered
     page.wait_for_function(
         """() => { const out = document.querySelectorAll('.jp-Notebook .jp-Cell')[2].querySelector('.jp-OutputArea-output');
@@ -101,7 +108,9 @@ def test_magic_cell_streams_rendered_markdown(page: Any, lab: Lab) -> None:
     )
     output.locator("table").wait_for(timeout=20_000)
     assert output.locator("h1, h2").count() >= 1 and output.locator("li").count() >= 2
-    page.wait_for_function("() => document.querySelectorAll('.jp-Notebook .jp-Cell')[2].querySelector('.jp-OutputArea-output').innerText.includes('out tokens')")
+    page.wait_for_function(
+        "() => document.querySelectorAll('.jp-Notebook .jp-Cell')[2].querySelector('.jp-OutputArea-output').innerText.includes('out tokens')"
+    )
     assert CURSOR not in output.inner_text() and output.locator("pre").count() >= 1
 
 
@@ -112,7 +121,7 @@ def test_copy_as_cell_inserts_a_working_cell_below(page: Any, lab: Lab) -> None:
     form.locator(".haoee-prompt textarea").fill("Explain entropy")
     form.locator("button.haoee-copy").click()
 
-    expected = "%%haoee -m gpt-4.1 -i \"Don't ramble.\" -t 0.5\nExplain entropy"
+    expected = '%%haoee -m gpt-4.1 -i "Don\'t ramble." -t 0.5\nExplain entropy'
     page.wait_for_function("() => document.querySelector('.haoee-form .haoee-copy-note').innerText.includes('Added')")
     assert form.locator(".haoee-copy-note").inner_text().strip() == "Added as a new code cell below this one."
     assert sources(page) == [*SETUP, "%haoee form", expected, "1 + 1"]
@@ -122,13 +131,19 @@ def test_copy_as_cell_inserts_a_working_cell_below(page: Any, lab: Lab) -> None:
     # the inserted cell is active in command mode: Shift+Enter runs it, and it answers
     page.keyboard.press("Shift+Enter")
     new_cell.locator(".jp-OutputArea-output table").wait_for(timeout=20_000)
-    page.wait_for_function("() => document.querySelectorAll('.jp-Notebook .jp-Cell')[3].querySelector('.jp-OutputArea-output').innerText.includes('out tokens')")
+    page.wait_for_function(
+        "() => document.querySelectorAll('.jp-Notebook .jp-Cell')[3].querySelector('.jp-OutputArea-output').innerText.includes('out tokens')"
+    )
 
     # without the toolbar button to press, it falls back to the clipboard and a selected text box
-    page.evaluate("() => document.querySelectorAll('.jp-NotebookPanel-toolbar [data-command=\"notebook:insert-cell-below\"]').forEach(b => b.remove())")
+    page.evaluate(
+        "() => document.querySelectorAll('.jp-NotebookPanel-toolbar [data-command=\"notebook:insert-cell-below\"]').forEach(b => b.remove())"
+    )
     form.locator("button.haoee-copy").click()
     note = form.locator(".haoee-copy-note")
-    page.wait_for_function("() => document.querySelector('.haoee-form .haoee-copy-note').innerText.includes('Copied to the clipboard')")
+    page.wait_for_function(
+        "() => document.querySelector('.haoee-form .haoee-copy-note').innerText.includes('Copied to the clipboard')"
+    )
     assert note.inner_text().strip() == "Copied to the clipboard. Paste this into a new cell:"
     assert page.evaluate("() => navigator.clipboard.readText()") == expected
     box = form.locator(".haoee-copy-text textarea")
