@@ -28,6 +28,7 @@ _EXPORTS = {
     "Usage": ".client._models",
     "Citation": ".client._models",
     "form": ".notebook._form",
+    "history": ".notebook._history",
     "HaoeeError": ".client._exceptions",
     "ConfigurationError": ".client._exceptions",
     "MissingAPIKeyError": ".client._exceptions",
@@ -68,6 +69,7 @@ if TYPE_CHECKING:  # for type checkers and editors; at run time __getattr__ load
     )
     from .client._models import Citation, Response, Usage  # noqa: F401
     from .notebook._form import form  # noqa: F401
+    from .notebook._history import history  # noqa: F401
 
 
 def __getattr__(name: str) -> Any:
