@@ -47,7 +47,7 @@ from haoee_jupyter import (
     ServerError,
     Usage,
 )
-from haoee_jupyter.client import _client, _exceptions, _settings
+from haoee_jupyter.client import _base, _client, _exceptions, _settings
 
 KEY = "sk-behaviour-5f3c9a7e1b2d4c6e8a0f"
 SSE = "text/event-stream; charset=utf-8"
@@ -159,9 +159,7 @@ class Recorder:
 
 
 def offline_client(recorder: Recorder, **options: Any) -> Client:
-    client = Client(**options)
-    client._http = httpx.Client(transport=httpx.MockTransport(recorder))  # never touches the network
-    return client
+    return Client(transport=httpx.MockTransport(recorder), **options)  # never touches the network
 
 
 # --- settings resolution -------------------------------------------------------------------
@@ -807,7 +805,7 @@ def test_async_retry_after_zero(http_server):
 
 
 def test_async_5xx_retried_and_4xx_not(http_server, monkeypatch):
-    monkeypatch.setattr(_client, "random", SimpleNamespace(uniform=lambda a, b: 0.0))  # no backoff wait
+    monkeypatch.setattr(_base, "random", SimpleNamespace(uniform=lambda a, b: 0.0))  # no backoff wait
     http_server.add(
         http_server.Reply(502, b"bad gateway", content_type="text/plain"),
         ok(http_server),

@@ -1,221 +1,50 @@
-"""Client and AsyncClient: one request to ``POST /v1/responses``, streamed or not, with retries."""
+"""Client and AsyncClient: the I/O around the shared request path (send, read, sleep), and ``map``.
+
+Everything that decides (headers, retries, errors, decoding) lives in ``_base``; each endpoint
+is a module (``_responses``) that builds a body and a :class:`~._base.Reader`. The two classes
+here differ only in how they wait.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import email.utils
-import json
-import random
-import re
+import functools
 import time
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Union
+import weakref
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from typing import Any, TypeVar
 
 import httpx
 
-from .. import __version__
-from . import _settings
-from ._exceptions import (
-    APIConnectionError,
-    APIStatusError,
-    APITimeoutError,
-    AuthenticationError,
-    BadRequestError,
-    ConfigurationError,
-    HaoeeError,
-    NotFoundError,
-    PermissionDeniedError,
-    ProtocolError,
-    RateLimitError,
-    ServerError,
+from . import _responses
+from ._base import (
+    DEFAULT_TIMEOUT,
+    BaseClient,
+    Files,
+    Input,
+    JSONReader,
+    MapResult,
+    Reader,
+    feed_stream,
+    finish_stream,
+    model_ids,
+    whole_body,
 )
+from ._exceptions import ConfigurationError, HaoeeError
 from ._models import Response
-from ._stream import SSEDecoder, StreamState, response_from_json
+from ._pool import Pool, ssl_context
+from ._stream import SSEDecoder
 
 __all__ = ["DEFAULT_TIMEOUT", "AsyncClient", "Client"]
 
-
-#: Connect quickly or fail; allow a long wait between bytes (reasoning models think silently).
-DEFAULT_TIMEOUT = httpx.Timeout(120.0, connect=10.0)
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-MAX_RETRY_WAIT = 60.0  # a longer Retry-After is reported, not slept through
-RETRY_TRANSPORT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.RemoteProtocolError)
-NOT_FOUND_CODES = frozenset({"model_not_found", "previous_response_not_found"})
-
-Input = Union[str, Sequence[Any]]
-MapResult = Union[Response, HaoeeError]
+T = TypeVar("T")
+OnText = Callable[[str], Any]
+OnResult = Callable[[int, MapResult], Any]
 
 
-class _Base:
-    """Everything the sync and async clients share: settings, request building, error mapping."""
-
-    def __init__(
-        self,
-        api_key: str | None = None,
-        base_url: str | None = None,
-        *,
-        model: str | None = None,
-        timeout: float | httpx.Timeout | None = None,
-        max_retries: int = 2,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        if max_retries < 0:
-            raise ConfigurationError("max_retries must be 0 or more")
-        # Explicit values only; the rest is resolved per request, so a key set later
-        # (%haoee key, HAOEE_API_KEY) is picked up by a client made earlier.
-        self._api_key = api_key
-        self._base_url = base_url
-        self._model = model
-        self.timeout = _timeout(timeout)
-        self.max_retries = max_retries
-        self.headers = dict(headers or {})
-
-    @property
-    def base_url(self) -> str:
-        return _settings.resolve_base_url(self._base_url)
-
-    @property
-    def model(self) -> str:
-        return _settings.resolve_model(self._model)
-
-    def __repr__(self) -> str:
-        try:
-            key = _settings.mask(_settings.resolve_api_key(self._api_key))
-        except HaoeeError:
-            key = "(not set)"
-        return f"{type(self).__name__}(base_url={self.base_url!r}, model={self.model!r}, api_key={key!r})"
-
-    def _build(self, input: Input, model: str | None, stream: bool, params: dict[str, Any]) -> httpx.Request:
-        if isinstance(input, dict):
-            input = [input]
-        if not isinstance(input, (str, list, tuple)):
-            raise ConfigurationError(
-                f"input must be a string or a list of messages, not {type(input).__name__}",
-                hint="Pass the prompt text, or [{'role': 'user', 'content': '...'}]",
-            )
-        model_name = _settings.resolve_model(model or self._model)
-        if not model_name.isascii() or not model_name.isprintable() or any(c.isspace() for c in model_name):
-            raise ConfigurationError(
-                f"The model name {model_name!r} has spaces or characters a model name cannot have",
-                hint="Use the model's id, e.g. gpt-4.1 (`%haoee models` lists them)",
-            )
-        base_url = self.base_url
-        _settings.check_transport(base_url)
-        key = _settings.resolve_api_key(self._api_key)
-        body: dict[str, Any] = {"model": model_name, "input": list(input) if isinstance(input, tuple) else input}
-        body.update({name: value for name, value in params.items() if value is not None})
-        if stream:
-            body["stream"] = True
-        headers = {
-            "Authorization": _settings.authorization(key),
-            "ModelName": model_name,  # Haoee's own clients send it; harmless elsewhere
-            "Accept": "text/event-stream" if stream else "application/json",
-            "User-Agent": f"haoee-jupyter/{__version__}",
-            **self.headers,
-        }
-        try:
-            content = json.dumps(body, ensure_ascii=False).encode("utf-8")
-        except (TypeError, ValueError) as e:
-            raise ConfigurationError(
-                f"The request cannot be sent as JSON: {e}", hint="Pass only strings, numbers, lists and dicts"
-            ) from e
-        headers["Content-Type"] = "application/json"
-        return httpx.Request("POST", f"{base_url}/responses", headers=headers, content=content)
-
-    def _redact(self, text: str) -> str:
-        try:
-            return _settings.redact(text, _settings.resolve_api_key(self._api_key))
-        except HaoeeError:
-            return text
-
-    def _scrub(self, error: HaoeeError) -> HaoeeError:
-        """Remove the key from every text an error shows (a server may echo it back)."""
-        for name in ("message", "code", "type", "param", "body"):
-            if isinstance(getattr(error, name), str):
-                setattr(error, name, self._redact(getattr(error, name)))
-        error.args = (error.message,)
-        return error
-
-    def _transport_error(self, error: httpx.HTTPError, partial: Response | None = None) -> HaoeeError:
-        url = self._redact(str(error.request.url)) if _has_request(error) else self.base_url
-        detail = self._redact(str(error) or type(error).__name__)
-        if isinstance(error, httpx.TimeoutException):
-            phase = "connecting to" if isinstance(error, httpx.ConnectTimeout) else "waiting for"
-            return APITimeoutError(f"Timed out {phase} {url} ({type(error).__name__})", partial=partial)
-        if partial is not None:
-            return APIConnectionError(f"The connection broke while the answer was streaming: {detail}", partial=partial)
-        return APIConnectionError(f"Could not reach {url}: {detail}")
-
-    def _status_error(self, response: httpx.Response, body: bytes) -> APIStatusError:
-        status = response.status_code
-        body = self._redact(body.decode("utf-8", "replace")).encode("utf-8")  # before any excerpt cuts it
-        message, code, type_, param = _error_details(response, body)
-        if 300 <= status < 400:
-            message = f"The server redirected the request to {response.headers.get('location', 'another address')}"
-        if status == 401:
-            cls: type[APIStatusError] = AuthenticationError
-        elif status == 403:
-            cls = PermissionDeniedError
-        elif status == 404 or code in NOT_FOUND_CODES:
-            cls = NotFoundError
-        elif status == 429:
-            cls = RateLimitError
-        elif status >= 500:
-            cls = ServerError
-        elif 400 <= status < 500:
-            cls = BadRequestError
-        else:
-            cls = APIStatusError
-        error = cls(
-            message,
-            status_code=status,
-            code=code,
-            type=type_,
-            param=param,
-            body=body[:2000].decode("utf-8", "replace"),
-            hint=_HINTS.get(code or "") or _HINTS.get(str(status)),
-        )
-        self._scrub(error)  # the server may echo the key back, in any field
-        error.retry_after = _retry_after(response)
-        return error
-
-    def _retry_delay(self, attempt: int, error: HaoeeError) -> float | None:
-        """Seconds to wait before trying again, or None when this error is final."""
-        if attempt >= self.max_retries:
-            return None
-        if isinstance(error, APIStatusError):
-            if error.status_code not in RETRY_STATUSES:
-                return None
-            if error.retry_after is not None:
-                return error.retry_after if error.retry_after <= MAX_RETRY_WAIT else None
-        # Of transport failures, retry those where no answer had begun (refused, a stale
-        # keep-alive connection closed without a response); a read timeout may mean the server
-        # is busy answering, and we would pay twice.
-        elif not isinstance(error.__cause__, RETRY_TRANSPORT_ERRORS):
-            return None
-        return float(min(8.0, 0.5 * 2**attempt) * random.uniform(0.75, 1.25))
-
-    def _decode_json(self, response: httpx.Response, body: bytes) -> Response:
-        content_type = response.headers.get("content-type", "")
-        body = self._redact(body.decode("utf-8", "replace")).encode("utf-8")
-        try:
-            data = json.loads(body)
-        except (ValueError, RecursionError) as e:
-            raise self._scrub(
-                ProtocolError(
-                    f"The server answered HTTP {response.status_code} with a body that is not JSON ({content_type or 'no content type'}): {_excerpt(body)}"
-                )
-            ) from e
-        try:
-            return response_from_json(data)
-        except HaoeeError as e:
-            self._scrub(e)
-            raise
-
-
-class Client(_Base):
-    """A synchronous client for the Haoee Responses API.
+class Client(BaseClient):
+    """A synchronous client for the Haoee API.
 
     >>> from haoee_jupyter import Client
     >>> client = Client()                       # key from HAOEE_API_KEY
@@ -225,24 +54,32 @@ class Client(_Base):
 
     Arguments: ``api_key``, ``base_url`` (with or without ``/v1``), ``model``,
     ``timeout`` (seconds, or an ``httpx.Timeout`` for separate connect/read limits),
-    ``max_retries`` (on 429, 5xx and connection failures; never once a stream has begun),
-    ``headers`` (extra HTTP headers).
+    ``max_retries`` (on 429, 5xx and connections that broke before any answer; never once an
+    answer has begun), ``headers`` (extra HTTP headers), ``transport`` (an httpx transport,
+    e.g. ``httpx.MockTransport(handler)`` in tests).
+
+    One connection pool serves every call and thread; ``close()`` (or ``with Client() as c:``)
+    closes it, and a closed client opens a new one when used again. Dropping the client closes it too.
     """
 
-    def __init__(self, api_key: str | None = None, base_url: str | None = None, **options: Any) -> None:
-        super().__init__(api_key, base_url, **options)
-        self._http: httpx.Client | None = None
-
-    @property
-    def http(self) -> httpx.Client:
-        if self._http is None:
-            self._http = httpx.Client(timeout=self.timeout, follow_redirects=False)
-        return self._http
+    def __init__(
+        self,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        *,
+        model: str | None = None,
+        timeout: float | httpx.Timeout | None = None,
+        max_retries: int = 2,
+        headers: Mapping[str, str] | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        super().__init__(api_key, base_url, model=model, timeout=timeout, max_retries=max_retries, headers=headers)
+        self._pool: Pool[httpx.Client] = Pool(functools.partial(_sync_http, transport), fixed=transport is not None)
+        weakref.finalize(self, _close_pool, self._pool)  # the pool does not refer back to the client
 
     def close(self) -> None:
-        if self._http is not None:
-            self._http.close()
-            self._http = None  # a later call opens a new connection pool
+        """Close the connections; the client opens new ones if it is used again."""
+        _close_pool(self._pool)
 
     def __enter__(self) -> Client:
         return self
@@ -256,82 +93,40 @@ class Client(_Base):
         *,
         model: str | None = None,
         stream: bool = False,
-        on_text: Callable[[str], Any] | None = None,
+        on_text: OnText | None = None,
+        on_reasoning: OnText | None = None,
         **params: Any,
     ) -> Response:
-        """Send one request; return the Response (raises a HaoeeError on failure).
+        """Send one request to ``POST /v1/responses``; return the Response (raises a HaoeeError on failure).
 
         ``params`` are request body fields: ``instructions``, ``temperature``,
         ``max_output_tokens``, ``tools``, ``previous_response_id``, ``text``, ``reasoning``...
-        With ``stream=True``, ``on_text(delta)`` is called for each piece of text as it arrives.
+        With ``stream=True``, ``on_text(delta)`` is called for each piece of text as it arrives,
+        and ``on_reasoning(delta)`` for each piece of the reasoning summary.
+
+        >>> client.respond("Define entropy", instructions="One sentence.", temperature=0.2).text
         """
-        request = self._build(input, model, stream, params)
-        response = self._send(request)
-        try:
-            if not stream or _whole_body(response):
-                try:
-                    body = response.read()
-                except httpx.HTTPError as e:
-                    raise self._transport_error(e) from e
-                result = self._decode_json(response, body)
-                if stream and on_text is not None and result.text:
-                    on_text(result.text)  # a relay answered a stream request in one piece
-                return result
-            return self._read_stream(response, on_text)
-        finally:
-            response.close()
+        body = _responses.body(input, model or self._model, stream, params)
+        read = _responses.ResponsesReader(on_text, on_reasoning)
+        return self._request("POST", _responses.PATH, json=body, stream=stream, read=read)
 
-    def _send(self, request: httpx.Request) -> httpx.Response:
-        for attempt in range(self.max_retries + 1):
-            try:
-                response = self.http.send(request, stream=True)
-            except httpx.HTTPError as e:
-                error = self._transport_error(e)
-                error.__cause__ = e
-            else:
-                if response.status_code < 300:
-                    return response
-                try:
-                    body = response.read()
-                except httpx.HTTPError:
-                    body = b""
-                finally:
-                    response.close()
-                error = self._status_error(response, body)
-            delay = self._retry_delay(attempt, error)
-            if delay is None:
-                raise error
-            time.sleep(delay)
-        raise AssertionError("unreachable")  # pragma: no cover
+    def map(
+        self, inputs: Iterable[Input], *, concurrency: int = 8, on_result: OnResult | None = None, **params: Any
+    ) -> list[MapResult]:
+        """Send many requests at once; results in input order, each failure (a HaoeeError) kept in its place.
 
-    def _read_stream(self, response: httpx.Response, on_text: Callable[[str], Any] | None) -> Response:
-        decoder, state = SSEDecoder(), StreamState(on_text)
-        try:
-            for chunk in response.iter_raw():
-                for payload in decoder.feed(chunk):
-                    if state.feed_payload(payload):
-                        return state.result()
-            for payload in decoder.finish():
-                if state.feed_payload(payload):
-                    break
-            return state.result()
-        except httpx.HTTPError as e:
-            raise self._transport_error(e, state.partial()) from e
-        except BaseException as e:
-            # KeyboardInterrupt and friends: keep what arrived on the exception itself.
-            if not isinstance(e, HaoeeError):
-                e.partial = state.partial()  # type: ignore[attr-defined]
-            else:
-                self._scrub(e)
-            raise
-
-    def map(self, inputs: Iterable[Input], *, concurrency: int = 8, **params: Any) -> list[MapResult]:
-        """Send many requests at once; results in input order, each failure kept in its place.
+        ``on_result(index, result)`` is called in the calling thread as each one finishes (for a
+        progress bar). On Ctrl-C the KeyboardInterrupt carries ``.partial``: the list so far,
+        with ``None`` where nothing had finished.
 
         >>> results = client.map(["Define entropy", "Define enthalpy"], concurrency=4)
         >>> [r.text if isinstance(r, Response) else f"error: {r}" for r in results]
         """
         items = list(inputs)
+        results: list[MapResult | None] = [None] * len(items)
+        if not items:
+            return []
+        workers = _workers(concurrency, len(items))
 
         def one(item: Input) -> MapResult:
             try:
@@ -339,50 +134,158 @@ class Client(_Base):
             except HaoeeError as e:
                 return e
 
-        pool = ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(items) or 1)))
-        futures = [pool.submit(one, item) for item in items]
+        http = self._pool.acquire(workers)  # the pool is sized (built at most once) before any thread starts
+        executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="haoee-map")
         try:
-            return [future.result() for future in futures]
-        except BaseException as e:
-            # Ctrl-C: keep the answers already paid for, None where none came.
-            e.partial = [f.result() if f.done() and not f.cancelled() else None for f in futures]  # type: ignore[attr-defined]
-            raise
+            futures = {executor.submit(one, item): index for index, item in enumerate(items)}
+            try:
+                for future in as_completed(futures):
+                    index = futures[future]
+                    results[index] = future.result()
+                    if on_result is not None:
+                        on_result(index, results[index])  # type: ignore[arg-type]
+            except BaseException as e:
+                # Ctrl-C: keep the answers already paid for, None where none came.
+                for future, index in futures.items():
+                    if results[index] is None and future.done() and not future.cancelled() and not future.exception():
+                        results[index] = future.result()
+                _keep(e, results)
+                raise
+            return results  # type: ignore[return-value]
         finally:
             # On Ctrl-C, drop what has not started instead of waiting for every row.
-            pool.shutdown(wait=False, cancel_futures=True)
+            executor.shutdown(wait=False, cancel_futures=True)
+            self._release(http)
 
     def models(self) -> list[str]:
         """Model ids from ``GET /v1/models``, where the server offers that list."""
-        key = _settings.resolve_api_key(self._api_key)
-        _settings.check_transport(self.base_url)
+        return self._request("GET", "/models", read=JSONReader(model_ids))
+
+    # --- the request path ----------------------------------------------------------------
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        read: Reader[T],
+        json: Mapping[str, Any] | None = None,
+        files: Files | None = None,
+        data: Mapping[str, Any] | None = None,
+        model: str | None = None,
+        stream: bool = False,
+        idempotent: bool = True,
+        headers: Mapping[str, str] | None = None,
+    ) -> T:
+        """Send one request and read its answer with ``read``: how every endpoint talks to the server.
+
+        An endpoint gives the method and path (relative to the base URL), a body (``json``, or
+        ``files`` and ``data`` for multipart), ``stream=True`` for an SSE answer, and a
+        :class:`~._base.Reader` that turns the JSON body (``read.json``) or each stream event
+        (``read.event``, then ``read.result``) into its result. Headers, the key, timeouts,
+        retries and the mapping of every failure to a HaoeeError happen here.
+
+        ``idempotent=False`` is for a request that starts a billed job (creating a video): it
+        is sent again only when the connection was never made, never once the server may have
+        accepted it.
+
+        >>> self._request("POST", "/images/generations", json={"model": m, "prompt": p}, read=ImagesReader())
+        """
+        request = self.build_request(
+            method, path, json=json, files=files, data=data, stream=stream, model=model, headers=headers
+        )
+        request.extensions["timeout"] = self.timeout.as_dict()
+        http = self._pool.acquire()
         try:
-            response = self.http.get(f"{self.base_url}/models", headers={"Authorization": _settings.authorization(key)})
-        except httpx.HTTPError as e:
-            raise self._transport_error(e) from e
-        return _model_ids(self, response, response.content)
+            response, attempts = self._send(http, request, idempotent)
+            try:
+                if not stream or whole_body(response):
+                    try:
+                        body = response.read()
+                    except httpx.HTTPError as e:
+                        raise self._transport_error(e, "body", response.num_bytes_downloaded) from e
+                    return self._whole(read, response, body, stream)
+                return self._read_stream(response, read, attempts)
+            except HaoeeError as e:
+                e.attempts = max(e.attempts, attempts)
+                raise
+            finally:
+                response.close()
+        finally:
+            self._release(http)
+
+    def _send(self, http: httpx.Client, request: httpx.Request, idempotent: bool) -> tuple[httpx.Response, int]:
+        """Send until the answer begins with a success status; retries as ``retry_delay`` decides."""
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                response = http.send(request, stream=True)
+            except httpx.HTTPError as e:
+                error: HaoeeError = self._transport_error(e)
+            else:
+                if response.status_code < 300:
+                    return response, attempt
+                try:
+                    body = response.read()
+                except httpx.HTTPError:
+                    body = b""
+                finally:
+                    response.close()
+                error = self._status_error(response, body)
+            delay = self.retry_delay(error, attempt, idempotent)
+            if delay is None:
+                error.attempts = attempt
+                raise error
+            time.sleep(delay)
+
+    def _read_stream(self, response: httpx.Response, read: Reader[T], attempts: int) -> T:
+        decoder = SSEDecoder()
+        try:
+            for chunk in response.iter_bytes():
+                if feed_stream(decoder, read, chunk):
+                    return read.result()
+            return finish_stream(decoder, read)
+        except BaseException as e:
+            failure = self._stream_failure(e, read, attempts)
+            if failure is None:
+                raise
+            raise failure from e
+
+    def _release(self, http: httpx.Client) -> None:
+        for replaced in self._pool.release(http):
+            replaced.close()
 
 
-class AsyncClient(_Base):
+class AsyncClient(BaseClient):
     """The same client for ``await``: ``await AsyncClient().respond("hi")``.
 
     >>> async with AsyncClient() as client:
     ...     answers = await client.map(["one", "two"], concurrency=2)
+
+    Takes the same arguments as :class:`Client` (``transport`` is an ``httpx.AsyncBaseTransport``).
     """
 
-    def __init__(self, api_key: str | None = None, base_url: str | None = None, **options: Any) -> None:
-        super().__init__(api_key, base_url, **options)
-        self._http: httpx.AsyncClient | None = None
-
-    @property
-    def http(self) -> httpx.AsyncClient:
-        if self._http is None:
-            self._http = httpx.AsyncClient(timeout=self.timeout, follow_redirects=False)
-        return self._http
+    def __init__(
+        self,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        *,
+        model: str | None = None,
+        timeout: float | httpx.Timeout | None = None,
+        max_retries: int = 2,
+        headers: Mapping[str, str] | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        super().__init__(api_key, base_url, model=model, timeout=timeout, max_retries=max_retries, headers=headers)
+        self._pool: Pool[httpx.AsyncClient] = Pool(
+            functools.partial(_async_http, transport), fixed=transport is not None
+        )
+        weakref.finalize(self, _drop_async_pool, self._pool)
 
     async def aclose(self) -> None:
-        if self._http is not None:
-            await self._http.aclose()
-            self._http = None
+        """Close the connections; the client opens new ones if it is used again."""
+        for http in self._pool.detach():
+            await http.aclose()
 
     async def __aenter__(self) -> AsyncClient:
         return self
@@ -396,36 +299,105 @@ class AsyncClient(_Base):
         *,
         model: str | None = None,
         stream: bool = False,
-        on_text: Callable[[str], Any] | None = None,
+        on_text: OnText | None = None,
+        on_reasoning: OnText | None = None,
         **params: Any,
     ) -> Response:
         """Like :meth:`Client.respond`, awaited."""
-        request = self._build(input, model, stream, params)
-        response = await self._send(request)
-        try:
-            if not stream or _whole_body(response):
-                try:
-                    body = await response.aread()
-                except httpx.HTTPError as e:
-                    raise self._transport_error(e) from e
-                result = self._decode_json(response, body)
-                if stream and on_text is not None and result.text:
-                    on_text(result.text)
-                return result
-            return await self._read_stream(response, on_text)
-        finally:
-            await response.aclose()
+        body = _responses.body(input, model or self._model, stream, params)
+        read = _responses.ResponsesReader(on_text, on_reasoning)
+        return await self._request("POST", _responses.PATH, json=body, stream=stream, read=read)
 
-    async def _send(self, request: httpx.Request) -> httpx.Response:
-        for attempt in range(self.max_retries + 1):
+    async def map(
+        self, inputs: Iterable[Input], *, concurrency: int = 8, on_result: OnResult | None = None, **params: Any
+    ) -> list[MapResult]:
+        """Like :meth:`Client.map`, awaited; on cancellation (or Ctrl-C) the exception carries ``.partial``."""
+        items = list(inputs)
+        results: list[MapResult | None] = [None] * len(items)
+        if not items:
+            return []
+        workers = _workers(concurrency, len(items))
+        queue = iter(enumerate(items))  # shared by the workers: each takes the next item when free
+
+        async def work() -> None:
+            for index, item in queue:
+                try:
+                    result: MapResult = await self.respond(item, **params)
+                except HaoeeError as e:
+                    result = e
+                results[index] = result
+                if on_result is not None:
+                    on_result(index, result)
+
+        http = self._pool.acquire(workers)
+        tasks = [asyncio.ensure_future(work()) for _ in range(workers)]
+        try:
+            await asyncio.gather(*tasks)
+            return results  # type: ignore[return-value]
+        except BaseException as e:
+            for task in tasks:
+                task.cancel()
+            _keep(e, results)
+            raise
+        finally:
+            await self._release(http)
+
+    async def models(self) -> list[str]:
+        """Model ids from ``GET /v1/models``, where the server offers that list."""
+        return await self._request("GET", "/models", read=JSONReader(model_ids))
+
+    # --- the request path ----------------------------------------------------------------
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        read: Reader[T],
+        json: Mapping[str, Any] | None = None,
+        files: Files | None = None,
+        data: Mapping[str, Any] | None = None,
+        model: str | None = None,
+        stream: bool = False,
+        idempotent: bool = True,
+        headers: Mapping[str, str] | None = None,
+    ) -> T:
+        """Like :meth:`Client._request`, awaited: how every endpoint talks to the server."""
+        request = self.build_request(
+            method, path, json=json, files=files, data=data, stream=stream, model=model, headers=headers
+        )
+        request.extensions["timeout"] = self.timeout.as_dict()
+        http = self._pool.acquire()
+        try:
+            response, attempts = await self._send(http, request, idempotent)
             try:
-                response = await self.http.send(request, stream=True)
+                if not stream or whole_body(response):
+                    try:
+                        body = await response.aread()
+                    except httpx.HTTPError as e:
+                        raise self._transport_error(e, "body", response.num_bytes_downloaded) from e
+                    return self._whole(read, response, body, stream)
+                return await self._read_stream(response, read, attempts)
+            except HaoeeError as e:
+                e.attempts = max(e.attempts, attempts)
+                raise
+            finally:
+                await response.aclose()
+        finally:
+            await self._release(http)
+
+    async def _send(
+        self, http: httpx.AsyncClient, request: httpx.Request, idempotent: bool
+    ) -> tuple[httpx.Response, int]:
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                response = await http.send(request, stream=True)
             except httpx.HTTPError as e:
-                error = self._transport_error(e)
-                error.__cause__ = e
+                error: HaoeeError = self._transport_error(e)
             else:
                 if response.status_code < 300:
-                    return response
+                    return response, attempt
                 try:
                     body = await response.aread()
                 except httpx.HTTPError:
@@ -433,162 +405,76 @@ class AsyncClient(_Base):
                 finally:
                     await response.aclose()
                 error = self._status_error(response, body)
-            delay = self._retry_delay(attempt, error)
+            delay = self.retry_delay(error, attempt, idempotent)
             if delay is None:
+                error.attempts = attempt
                 raise error
             await asyncio.sleep(delay)
-        raise AssertionError("unreachable")  # pragma: no cover
 
-    async def _read_stream(self, response: httpx.Response, on_text: Callable[[str], Any] | None) -> Response:
-        decoder, state = SSEDecoder(), StreamState(on_text)
+    async def _read_stream(self, response: httpx.Response, read: Reader[T], attempts: int) -> T:
+        decoder = SSEDecoder()
         try:
-            async for chunk in response.aiter_raw():
-                for payload in decoder.feed(chunk):
-                    if state.feed_payload(payload):
-                        return state.result()
-            for payload in decoder.finish():
-                if state.feed_payload(payload):
-                    break
-            return state.result()
-        except httpx.HTTPError as e:
-            raise self._transport_error(e, state.partial()) from e
+            async for chunk in response.aiter_bytes():
+                if feed_stream(decoder, read, chunk):
+                    return read.result()
+            return finish_stream(decoder, read)
         except BaseException as e:
-            if not isinstance(e, HaoeeError):
-                e.partial = state.partial()  # type: ignore[attr-defined]
-            else:
-                self._scrub(e)
-            raise
+            failure = self._stream_failure(e, read, attempts)
+            if failure is None:
+                raise
+            raise failure from e
 
-    async def map(self, inputs: Iterable[Input], *, concurrency: int = 8, **params: Any) -> list[MapResult]:
-        """Like :meth:`Client.map`, awaited."""
-        limit = asyncio.Semaphore(max(1, concurrency))
-
-        async def one(item: Input) -> MapResult:
-            async with limit:
-                try:
-                    return await self.respond(item, **params)
-                except HaoeeError as e:
-                    return e
-
-        return list(await asyncio.gather(*(one(item) for item in inputs)))
-
-    async def models(self) -> list[str]:
-        """Model ids from ``GET /v1/models``, where the server offers that list."""
-        key = _settings.resolve_api_key(self._api_key)
-        _settings.check_transport(self.base_url)
-        try:
-            response = await self.http.get(
-                f"{self.base_url}/models", headers={"Authorization": _settings.authorization(key)}
-            )
-        except httpx.HTTPError as e:
-            raise self._transport_error(e) from e
-        return _model_ids(self, response, response.content)
+    async def _release(self, http: httpx.AsyncClient) -> None:
+        for replaced in self._pool.release(http):
+            await replaced.aclose()
 
 
 # --- helpers ---------------------------------------------------------------------------
 
 
-def _timeout(value: float | httpx.Timeout | None) -> httpx.Timeout:
-    if value is None:
-        return DEFAULT_TIMEOUT
-    if isinstance(value, httpx.Timeout):
-        return value
-    if isinstance(value, (int, float)) and value > 0:
-        return httpx.Timeout(float(value), connect=min(float(value), 10.0))
-    raise ConfigurationError(f"timeout must be a positive number of seconds or an httpx.Timeout, not {value!r}")
+def _sync_http(transport: httpx.BaseTransport | None, limits: httpx.Limits | None) -> httpx.Client:
+    if transport is not None:
+        return httpx.Client(transport=transport, timeout=DEFAULT_TIMEOUT, follow_redirects=False)
+    return httpx.Client(limits=limits or httpx.Limits(), verify=ssl_context(), timeout=DEFAULT_TIMEOUT)
 
 
-_HINTS = {
-    "previous_response_not_found": "The conversation's earlier answer is gone (the server may have restarted); start the chat again with `%haoee reset NAME`",
-    "model_not_found": "Check the model name (`%haoee models` lists them)",
-    "404": "Check the base URL (HAOEE_BASE_URL, e.g. https://maas.haoee.com/v1) and the model name",
-    "301": "Set HAOEE_BASE_URL to the address the server redirects to",
-    "302": "Set HAOEE_BASE_URL to the address the server redirects to",
-    "307": "Set HAOEE_BASE_URL to the address the server redirects to",
-    "308": "Set HAOEE_BASE_URL to the address the server redirects to",
-}
+def _async_http(transport: httpx.AsyncBaseTransport | None, limits: httpx.Limits | None) -> httpx.AsyncClient:
+    if transport is not None:
+        return httpx.AsyncClient(transport=transport, timeout=DEFAULT_TIMEOUT, follow_redirects=False)
+    return httpx.AsyncClient(limits=limits or httpx.Limits(), verify=ssl_context(), timeout=DEFAULT_TIMEOUT)
 
 
-def _whole_body(response: httpx.Response) -> bool:
-    """A stream request answered with a whole body: JSON from a relay, or an HTML page."""
-    content_type = response.headers.get("content-type", "").lower()
-    return "json" in content_type or "html" in content_type
+def _close_pool(pool: Pool[httpx.Client]) -> None:
+    for http in pool.detach():
+        http.close()
 
 
-def _has_request(error: httpx.HTTPError) -> bool:
+_closing: set[asyncio.Task[None]] = set()
+
+
+def _drop_async_pool(pool: Pool[httpx.AsyncClient]) -> None:
+    """An AsyncClient was dropped: close its connections on the running loop, if any (best effort)."""
+    clients = pool.detach()
+    if not clients:
+        return
     try:
-        error.request  # noqa: B018 - raises RuntimeError when unset
+        loop = asyncio.get_running_loop()
     except RuntimeError:
-        return False
-    return True
+        return  # no loop to close them on; the sockets close as they are collected
+    for http in clients:
+        task = loop.create_task(http.aclose())
+        _closing.add(task)
+        task.add_done_callback(_closing.discard)
 
 
-def _excerpt(body: bytes, limit: int = 160) -> str:
-    """A short one-line excerpt of a body: an HTML page's title and text, or plain text."""
-    text = body.decode("utf-8", "replace")
-    title = re.search(r"<title[^>]*>(.*?)</title>", text, re.I | re.S)
-    if "<" in text and re.search(r"<(html|body|head|h1|center)\b", text, re.I):
-        # A proxy's error page: its title says it all; otherwise its visible text.
-        inner = re.sub(r"(?s)<(script|style|head)\b.*?</\1>", " ", text, flags=re.I)
-        text = title.group(1) if title and title.group(1).strip() else re.sub(r"<[^>]+>", " ", inner)
-    text = " ".join(text.split())
-    if not text:
-        return "(empty body)"
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+def _workers(concurrency: int, items: int) -> int:
+    if not isinstance(concurrency, int) or isinstance(concurrency, bool) or concurrency < 1:
+        raise ConfigurationError(f"concurrency must be a whole number, 1 or more, not {concurrency!r}")
+    return min(concurrency, items)
 
 
-def _error_details(response: httpx.Response, body: bytes) -> tuple[str, str | None, str | None, str | None]:
-    """The server's message, code, type and param from any error body we have seen."""
+def _keep(error: BaseException, results: list[MapResult | None]) -> None:
     try:
-        data = json.loads(body)
-    except (ValueError, RecursionError):
-        data = None
-    if isinstance(data, dict):
-        error = data.get("error", data)
-        if isinstance(error, str):
-            return error, None, None, None
-        if isinstance(error, dict):
-            message = error.get("message") or error.get("msg") or error.get("detail") or data.get("message")
-            if message:
-                code, type_, param = error.get("code"), error.get("type"), error.get("param")
-                return (
-                    " ".join(str(message).split()),
-                    str(code) if code not in (None, "") else None,
-                    str(type_) if type_ not in (None, "") else None,
-                    str(param) if param not in (None, "") else None,
-                )
-    reason = response.reason_phrase or "error"
-    if not body.strip():
-        return reason, None, None, None
-    excerpt = _excerpt(body)
-    return excerpt if reason.lower() in excerpt.lower() else f"{reason}: {excerpt}", None, None, None
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    milliseconds = response.headers.get("retry-after-ms")
-    try:
-        if milliseconds is not None:
-            return max(0.0, float(milliseconds) / 1000)
-    except ValueError:
+        error.partial = results  # type: ignore[attr-defined]
+    except AttributeError:  # an exception type that takes no attributes
         pass
-    value = response.headers.get("retry-after")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        return max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - time.time())
-    except (TypeError, ValueError):
-        return None
-
-
-def _model_ids(client: _Base, response: httpx.Response, body: bytes) -> list[str]:
-    if response.status_code >= 400:
-        raise client._status_error(response, body)
-    try:
-        data = json.loads(body)
-        return sorted(str(model["id"]) for model in data["data"])
-    except (ValueError, KeyError, TypeError) as e:
-        raise ProtocolError(f"The server's model list could not be read: {_excerpt(body)}") from e

@@ -17,8 +17,10 @@
     └── ProtocolError                 a body or stream that cannot be read (bad JSON, no terminal event)
 
 Every error has a one-line ``str()`` (what happened, the server's own words, what to do),
-``.hint``, ``.status_code``, ``.code`` and ``.partial``: the :class:`Response` assembled from
-whatever had arrived before the failure (streamed text, usage), or ``None``.
+``.hint``, ``.status_code``, ``.code``, ``.attempts`` (how many requests were sent; 0 when none was)
+and ``.partial``: the :class:`Response` assembled from whatever had arrived before the failure
+(streamed text, usage), or ``None``. ``.lines()`` gives the same as two lines, what happened then
+what to do, which is how IPython and JupyterLab show it (``_render_traceback_``).
 """
 
 from __future__ import annotations
@@ -58,6 +60,10 @@ class HaoeeError(Exception):
     """
 
     default_hint = ""
+    #: Requests sent for this call, retries included (0: nothing was sent).
+    attempts: int = 0
+    #: True when the account's plan or balance is the cause: running it again will not help.
+    billing: bool = False
 
     def __init__(
         self,
@@ -81,23 +87,35 @@ class HaoeeError(Exception):
         self.body = body
         self.partial = partial
 
-    def __str__(self) -> str:
+    def lines(self) -> list[str]:
+        """What happened (with the HTTP status, code and tries), then what to do: one or two lines."""
         details = [f"HTTP {self.status_code}"] if self.status_code else []
-        if self.code and self.code not in self.message:
-            details.append(str(self.code))
-        line = self.message.rstrip()
+        code = str(self.code or "")
+        # A relay's code is often the status again ("500"): say it once.
+        if code and code not in self.message and code != str(self.status_code):
+            details.append(code)
+        what = " ".join(self.message.split())
         if details:
-            line = f"{line} [{', '.join(details)}]"
-        if self.hint:
-            line = f"{line.rstrip('.')}. {self.hint}"
-        return line
+            what = f"{what} [{', '.join(details)}]"
+        if self.attempts > 1:
+            what = f"{what} (tried {self.attempts} times)"
+        hint = " ".join(self.hint.split())
+        return [what, hint] if hint else [what]
+
+    def __str__(self) -> str:
+        lines = self.lines()
+        if len(lines) == 1:
+            return lines[0]
+        return f"{lines[0].rstrip('.')}. {lines[1]}"
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({str(self)!r})"
 
     def _render_traceback_(self) -> list[str]:
-        # IPython calls this instead of printing a traceback wall; %tb still has the full one.
-        return [f"{type(self).__name__}: {self}"]
+        # IPython calls this instead of printing a traceback wall (%tb still has the full one):
+        # what happened on one line, what to do on the next, so nothing wraps mid-sentence.
+        what, *todo = self.lines()
+        return [f"{type(self).__name__}: {what}", *(f"→ {line}" for line in todo)]
 
 
 class ConfigurationError(HaoeeError):

@@ -15,6 +15,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from ._errors import innermost, mark_billing
 from ._exceptions import ProtocolError, ResponseFailedError
 from ._models import Response, _int
 
@@ -64,16 +65,36 @@ class SSEDecoder:
         return None  # event:, id:, retry: and unknown fields; we dispatch on data.type
 
 
-class StreamState:
-    """Assembles a Response from stream events, so a partial one exists at every moment."""
+class _Text:
+    """The text of one part as it streams: a list of deltas, joined only when read (linear, not quadratic)."""
 
-    def __init__(self, on_text: Callable[[str], Any] | None = None) -> None:
+    __slots__ = ("chunks", "key", "part")
+
+    def __init__(self, part: dict[str, Any], key: str) -> None:
+        self.part, self.key = part, key
+        start = part.get(key)
+        self.chunks = [start] if isinstance(start, str) and start else []
+
+
+class StreamState:
+    """Assembles a Response from stream events, so a partial one exists at every moment.
+
+    Deltas are kept as lists of chunks per part and joined when the text is read (``partial()``,
+    ``result()``, a ``.done`` event), so each delta costs the same at the 100,000th as at the first.
+    """
+
+    def __init__(
+        self, on_text: Callable[[str], Any] | None = None, on_reasoning: Callable[[str], Any] | None = None
+    ) -> None:
         self.on_text = on_text
+        self.on_reasoning = on_reasoning
         self.snapshot: dict[str, Any] = {}
         self.items: dict[int, dict[str, Any]] = {}
         self.final: dict[str, Any] | None = None
         self.error_event: dict[str, Any] | None = None
         self.done = False
+        self._texts: dict[int, _Text] = {}  # id(part) -> its streaming text
+        self._reasoning_part: int | None = None  # id() of the reasoning part last passed to on_reasoning
 
     # --- feeding ---------------------------------------------------------------------
     def feed_payload(self, payload: str) -> bool:
@@ -97,7 +118,11 @@ class StreamState:
 
     def handle(self, event: dict[str, Any]) -> None:
         kind = str(event.get("type") or ("error" if event.get("error") else ""))
-        if kind in TERMINAL_EVENTS or kind in ("response.created", "response.in_progress", "response.queued"):
+        if kind == "response.output_text.delta":  # the hot path first
+            self._append(self._part(event, "output_text"), "text", event.get("delta"), "text")
+        elif kind in ("response.reasoning_summary_text.delta", "response.reasoning_text.delta"):
+            self._append(self._reasoning(event, kind), "text", event.get("delta"), "reasoning")
+        elif kind in TERMINAL_EVENTS or kind in ("response.created", "response.in_progress", "response.queued"):
             response = event.get("response")
             if isinstance(response, dict):
                 self.snapshot = response
@@ -109,6 +134,7 @@ class StreamState:
         elif kind in ("response.output_item.added", "response.output_item.done"):
             item = event.get("item")
             if isinstance(item, dict):
+                self._flush()
                 index = _int(event.get("output_index"))
                 known, merged = self.items.get(index, {}), copy.deepcopy(item)
                 for key in ("content", "summary"):  # keep what deltas built if the item omits it
@@ -119,15 +145,18 @@ class StreamState:
             part = event.get("part")
             if isinstance(part, dict):
                 target = self._part(event, str(part.get("type") or "output_text"))
+                self._flush(target)
                 target.update({key: value for key, value in part.items() if value or key not in target})
-        elif kind == "response.output_text.delta":
-            self._append(event, "output_text", "text", event.get("delta"))
         elif kind == "response.output_text.done":
-            self._settle(event, "output_text", "text", event.get("text"))
+            self._settle(self._part(event, "output_text"), "text", event.get("text"), "text")
+        elif kind in ("response.reasoning_summary_text.done", "response.reasoning_text.done"):
+            self._settle(self._reasoning(event, kind), "text", event.get("text"), "reasoning")
         elif kind == "response.refusal.delta":
-            self._append(event, "refusal", "refusal", event.get("delta"), emit=False)
+            self._append(self._part(event, "refusal"), "refusal", event.get("delta"))
         elif kind == "response.refusal.done":
-            self._part(event, "refusal")["refusal"] = str(event.get("refusal") or "")
+            part = self._part(event, "refusal")
+            self._flush(part)
+            part["refusal"] = str(event.get("refusal") or "")
         elif kind == "response.output_text.annotation.added":
             note = event.get("annotation")
             if isinstance(note, dict):
@@ -135,15 +164,14 @@ class StreamState:
                 if not isinstance(part.get("annotations"), list):
                     part["annotations"] = []
                 part["annotations"].append(note)
-        elif kind in ("response.reasoning_summary_text.delta", "response.reasoning_text.delta"):
-            part = self._reasoning(event, kind)
-            part["text"] = str(part.get("text") or "") + str(event.get("delta") or "")
         # keepalive and every other event type carry nothing we need: ignored on purpose.
 
     def _item(self, event: dict[str, Any], default_type: str = "message") -> dict[str, Any]:
         index = _int(event.get("output_index"))
-        item = self.items.setdefault(index, {"type": default_type, "role": "assistant", "content": []})
-        if event.get("item_id") and "id" not in item:
+        item = self.items.get(index)
+        if item is None:
+            item = self.items[index] = {"type": default_type, "role": "assistant", "content": []}
+        if "id" not in item and event.get("item_id"):
             item["id"] = event["item_id"]
         return item
 
@@ -153,32 +181,55 @@ class StreamState:
         )
         return _slot(self._item(event), "content", event.get("content_index"), blank)
 
-    def _append(self, event: dict[str, Any], part_type: str, key: str, delta: Any, emit: bool = True) -> None:
-        if not isinstance(delta, str) or not delta:
-            return
-        part = self._part(event, part_type)
-        part[key] = str(part.get(key) or "") + delta
-        if emit and self.on_text is not None:
-            self.on_text(delta)
-
-    def _settle(self, event: dict[str, Any], part_type: str, key: str, full: Any) -> None:
-        # The done event's text is authoritative; pass on any part the deltas did not carry.
-        if not isinstance(full, str):
-            return
-        part = self._part(event, part_type)
-        seen = str(part.get(key) or "")
-        if full.startswith(seen) and len(full) > len(seen):
-            self._append(event, part_type, key, full[len(seen) :])
-        part[key] = full
-
     def _reasoning(self, event: dict[str, Any], kind: str) -> dict[str, Any]:
         item = self._item(event, "reasoning")
         if "summary" in kind:
             return _slot(item, "summary", event.get("summary_index"), {"type": "summary_text", "text": ""})
         return _slot(item, "content", event.get("content_index"), {"type": "reasoning_text", "text": ""})
 
+    def _append(self, part: dict[str, Any], key: str, delta: Any, sink: str | None = None) -> None:
+        """Add a delta to a part's text; ``sink`` names the callback that hears it ("text", "reasoning")."""
+        if not isinstance(delta, str) or not delta:
+            return
+        text = self._texts.get(id(part))
+        if text is None:
+            text = self._texts[id(part)] = _Text(part, key)
+        text.chunks.append(delta)
+        if sink == "text":
+            if self.on_text is not None:
+                self.on_text(delta)
+        elif sink == "reasoning" and self.on_reasoning is not None:
+            self._reasoning_delta(part, delta)
+
+    def _reasoning_delta(self, part: dict[str, Any], delta: str) -> None:
+        assert self.on_reasoning is not None
+        if self._reasoning_part is not None and self._reasoning_part != id(part):
+            self.on_reasoning("\n\n")  # a new summary part: a new paragraph, as the final rendering shows
+        self._reasoning_part = id(part)
+        self.on_reasoning(delta)
+
+    def _settle(self, part: dict[str, Any], key: str, full: Any, sink: str | None) -> None:
+        # The done event's text is authoritative; pass on any part the deltas did not carry.
+        if not isinstance(full, str):
+            return
+        self._flush(part)
+        seen = str(part.get(key) or "")
+        if full.startswith(seen) and len(full) > len(seen):
+            self._append(part, key, full[len(seen) :], sink)
+            self._flush(part)
+        part[key] = full
+
+    def _flush(self, part: dict[str, Any] | None = None) -> None:
+        """Write streamed chunks into their parts (one part, or all of them)."""
+        texts = [self._texts.pop(id(part))] if part is not None and id(part) in self._texts else []
+        if part is None:
+            texts, self._texts = list(self._texts.values()), {}
+        for text in texts:
+            text.part[text.key] = "".join(text.chunks)
+
     # --- results ---------------------------------------------------------------------
     def _assembled(self, base: dict[str, Any]) -> dict[str, Any]:
+        self._flush()
         raw = dict(base)
         streamed = [self.items[i] for i in sorted(self.items)]
         final = Response({"output": raw.get("output")})
@@ -204,6 +255,8 @@ class StreamState:
                 partial=self.partial(),
             )
         response = Response(self._assembled(self.final))
+        # The final event carries the whole output: drop the copy the deltas built.
+        self.items, self.snapshot = {}, {}
         if response.status == "failed":
             raise _failed(self.error_event or response.error or {}, response)
         return response
@@ -238,15 +291,17 @@ def _error_fields(event: dict[str, Any]) -> dict[str, Any]:
 
 
 def _failed(error: dict[str, Any], partial: Response) -> ResponseFailedError:
-    message = str(error.get("message") or "no reason given")
+    message = innermost(str(error.get("message") or "no reason given"))
     code = error.get("code") or error.get("type")
-    return ResponseFailedError(
+    failure = ResponseFailedError(
         f"The response failed: {message}",
         code=str(code) if code else None,
         type=str(error["type"]) if error.get("type") else None,
         param=str(error["param"]) if error.get("param") else None,
         partial=partial,
     )
+    mark_billing(failure)
+    return failure
 
 
 def response_from_json(data: Any) -> Response:
