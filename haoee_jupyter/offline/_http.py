@@ -1,62 +1,54 @@
-"""HTTP handling for the offline demo server: routing, SSE over chunked encoding, faults.
+"""HTTP/1.1 for the offline demo server: reading requests, writing replies, closing honestly.
 
-One `_Handler` per connection (HTTP/1.1 keep-alive); the state it reads and changes (the fault
-queue, the request log, latency, remembered conversations) lives on `OfflineServer`.
+One `_Handler` per connection (keep-alive). It reads the whole request, asks `_routes.route` for
+a reply and writes it. Every way this module closes a connection after it has answered is
+announced first with `Connection: close` on that answer, so a client never sends its next
+request into a connection that is already gone:
+
+- a reply that `closes` (a truncated body, a malformed or broken stream) and every error sent
+  before the request body was read (too large, bad chunked framing) carry the header;
+- a stop during the pause before an answer is answered with a 503 that carries it;
+- the client asked to close (`Connection: close`, HTTP/1.0): the answer says so too;
+- `http.server`'s own errors (a bad request line, headers too long) use `send_error`, which
+  always adds it.
+
+What cannot be announced, because there is no answer to carry the header: the `reset` and
+`stall` faults (that is their point), a client that hung up, a stop in the middle of a stream,
+and an idle keep-alive connection timing out after `_Handler.timeout` seconds.
 """
 
 from __future__ import annotations
 
-import json
 import select
 import socket
 import struct
 import sys
-import uuid
-from collections.abc import Iterable, Mapping
 from contextlib import suppress
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from socketserver import TCPServer
-from typing import TYPE_CHECKING, Any, cast
-from urllib.parse import urlsplit
+from typing import Any, cast
+from urllib.parse import parse_qsl, urlsplit
 
-from ._events import ERROR_EVENT_MESSAGE, FAILED_MESSAGE, Step, fault_steps, stream_steps
-from ._protocol import (
-    MODELS,
-    ApiError,
-    fault_error,
-    fault_for_model,
-    html_error_page,
-    parse_request,
-)
-from ._responses import Conversations, Draft
+from ._exchange import Disconnect, Reply, Request, StreamReply, error_reply, request_id
+from ._protocol import ApiError
+from ._routes import route
+from ._state import ServerState
 
-if TYPE_CHECKING:
-    from ._server import OfflineServer
+__all__ = ["MAX_BODY_BYTES", "LoopbackHTTPServer"]
 
-__all__ = ["LoopbackHTTPServer"]
-
-MAX_BODY_BYTES = 32 * 1024 * 1024
-MODELS_CREATED = 1735689600  # 2025-01-01, a fixed date so listings are deterministic
-
-_MISSING_KEY = "Missing API key: send Authorization: Bearer <key> (any key works on the offline server)."
-_BAD_JSON = (
-    "We could not parse the JSON body of your request. The offline demo server expects "
-    "a JSON object with at least 'model' and 'input'."
-)
+MAX_BODY_BYTES = 64 * 1024 * 1024
 # Headers that carry credentials; the request log keeps only whether Authorization was sent.
 _SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "api-key", "x-api-key", "cookie"})
-# json.dumps leaves these raw, and str.splitlines() would break an SSE line on them.
-_LINE_SAFE = str.maketrans({"\u2028": "\\u2028", "\u2029": "\\u2029", "\x85": "\\u0085"})
 
 
 class LoopbackHTTPServer(ThreadingHTTPServer):
-    """A threading HTTP server bound to one OfflineServer, whose state its handlers use."""
+    """A threading HTTP server whose handlers read and change one `ServerState`."""
 
     daemon_threads = True
 
-    def __init__(self, address: tuple[str, int], app: OfflineServer) -> None:
+    def __init__(self, address: tuple[str, int], state: ServerState) -> None:
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
-        self.app = app
+        self.state = state
         super().__init__(address, _Handler)
 
     def server_bind(self) -> None:
@@ -72,6 +64,10 @@ class LoopbackHTTPServer(ThreadingHTTPServer):
             super().handle_error(request, client_address)
 
 
+def _too_large() -> ApiError:
+    return ApiError(413, f"Request body too large for the offline server (over {MAX_BODY_BYTES // 2**20} MiB).")
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "haoee-offline/0.1"
@@ -83,137 +79,119 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
 
     @property
-    def app(self) -> OfflineServer:
-        return cast(LoopbackHTTPServer, self.server).app
+    def state(self) -> ServerState:
+        return cast(LoopbackHTTPServer, self.server).state
 
     def setup(self) -> None:
         super().setup()
-        self.app._track(self.connection, True)
-        self.started = False
+        self.state.track(self.connection, True)
 
     def finish(self) -> None:
         try:
             super().finish()
         finally:
-            self.app._track(self.connection, False)
+            self.state.track(self.connection, False)
 
     def log_message(self, format: str, *args: Any) -> None:
         # Silent: inside a notebook, background-thread logging lands in whichever cell runs.
         pass
 
-    # -- routing ---------------------------------------------------------------------------
-
-    def _route(self) -> str:
-        return urlsplit(self.path).path.rstrip("/") or "/"
-
-    def do_GET(self) -> None:
-        self.started = False
-        path = self._route()
-        self._record(None)
-        if path in ("/", "/v1"):
-            text = "Haoee offline demo server: POST /v1/responses with any Bearer key.\n"
-            self._send_bytes(200, text.encode(), "text/plain; charset=utf-8")
-            return
+    def _handle(self) -> None:
         try:
-            self._check_auth()
-            if path in ("/v1/models", "/models"):
-                self._send_json(200, {"object": "list", "data": [_model(m) for m in MODELS]})
-            elif path.startswith(("/v1/models/", "/models/")):
-                self._send_json(200, _model(path.rsplit("/", 1)[1]))
-            elif path.startswith(("/v1/responses/", "/responses/")):
-                response_id = path.rsplit("/", 1)[1]
-                turn = self.app.conversations.get(response_id)
-                if turn is None:
-                    raise ApiError(404, f"Response with id '{response_id}' not found.")
-                self._send_json(200, turn.response)
-            else:
-                raise _unknown_url("GET", path)
+            body = self._read_body()
         except ApiError as error:
-            self._send_error(error)
-
-    def do_POST(self) -> None:
-        self.started = False
-        try:
-            raw = self._read_body()
-        except ApiError as error:
+            # What follows an unread body on this connection is unknown: answer, then close.
             self.close_connection = True
-            self._send_error(error)
+            self._deliver(error_reply(error))
             return
+        parts = urlsplit(self.path)
+        request = Request(
+            method=self.command,
+            path=parts.path.rstrip("/") or "/",
+            query=dict(parse_qsl(parts.query)),
+            headers=self.headers,
+            body=body,
+        )
+        self._record(request)
         try:
-            body: Any = json.loads(raw) if raw.strip() else None
-            parsed = True
-        except (ValueError, UnicodeDecodeError):
-            body, parsed = None, False
-        self._record(body)
-        path = self._route()
-        try:
-            if path not in ("/v1/responses", "/responses"):
-                raise _unknown_url("POST", path)
-            self._respond(body, parsed)
+            reply = route(self.state, request)
         except ApiError as error:
-            self._send_error(error)
+            reply = error_reply(error)
         except Exception as exc:
-            if not self.started:
-                self._send_error(
-                    ApiError(
-                        500,
-                        f"The offline demo server hit a bug: {exc!r}",
-                        type="server_error",
-                        code="server_error",
-                    )
-                )
+            self.close_connection = True
+            bug = ApiError(500, f"The offline demo server hit a bug: {exc!r}", type="server_error", code="server_error")
+            self._deliver(error_reply(bug))
+            raise
+        self._deliver(reply)
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def _deliver(self, reply: Reply | StreamReply | Disconnect) -> None:
+        if reply.closes:
+            self.close_connection = True
+        if isinstance(reply, Disconnect):
+            if reply.how == "hold":
+                self._hold()
+            self._hang_up()
+        elif isinstance(reply, StreamReply):
+            self._stream(reply)
+        else:
+            if reply.delay and self.state.pause(reply.delay * self.state.latency_ms / 1000):
+                self.close_connection = True
+                stopping = ApiError(503, "The offline demo server is stopping.", type="server_error", code="stopping")
+                reply = error_reply(stopping)
+            self._send(reply)
+            if reply.cut:
+                self._hang_up()
+
+    def _send_head(self, status: int, headers: dict[str, str]) -> None:
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.send_header("x-request-id", request_id())
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+
+    def _send(self, reply: Reply) -> None:
+        data = reply.body[: len(reply.body) // 2] if reply.cut else reply.body
+        head = {"Content-Type": reply.content_type, "Content-Length": str(len(reply.body)), **reply.headers}
+        with suppress(ConnectionError):
+            self._send_head(reply.status, head)
+            self.wfile.write(data)
+
+    def _stream(self, reply: StreamReply) -> None:
+        """Send frames over chunked encoding, pausing `latency_ms` per unit of each frame's pause."""
+        head = {
+            "Content-Type": "text/event-stream; charset=utf-8",
+            "Cache-Control": "no-cache",
+            "Transfer-Encoding": "chunked",
+            **reply.headers,
+        }
+        latency = self.state.latency_ms / 1000
+        try:
+            self._send_head(200, head)
+            for data, pause in reply.frames:
+                if self.state.pause(pause * latency):
+                    self.close_connection = True
+                    return
+                self._write_chunk(data)
+            if reply.ending == "reset":
+                self._reset()
+            elif reply.ending == "hold":
+                self._hold()
+            else:
+                self._write_chunk(b"")
+        except (ConnectionError, TimeoutError):
+            self.close_connection = True
+        except Exception:
             self.close_connection = True
             raise
 
-    def _respond(self, body: Any, parsed: bool) -> None:
-        fault = self.app._take_fault()
-        if fault is None:
-            self._check_auth()
-            if not parsed:
-                raise ApiError(400, _BAD_JSON)
-            fault = fault_for_model(body.get("model") if isinstance(body, Mapping) else None)
-        if fault is not None:
-            self._serve_fault(fault, body)
-            return
-        draft = Draft.create(parse_request(body), self.app.conversations)
-        if draft.request.stream:
-            self._stream(stream_steps(draft))
-        elif not self.app._pause(self.app.latency_ms / 1000):
-            self._send_json(200, draft.finish())
-        else:
-            self.close_connection = True
-
-    # -- faults ----------------------------------------------------------------------------
-
-    def _serve_fault(self, fault: str, body: Any) -> None:
-        fields = body if isinstance(body, Mapping) else {}
-        requested = fields.get("model")
-        model = requested if isinstance(requested, str) else "offline-demo"
-        if fault in ("429", "401", "403", "404"):
-            self._send_error(fault_error(fault, model))
-            return
-        if fault in ("500", "502", "503"):
-            page = html_error_page(int(fault)).encode()
-            self._send_bytes(int(fault), page, "text/html")
-            return
-        draft = _fault_draft(fields, model, self.app.conversations)
-        if fields.get("stream") is True:
-            self._stream(fault_steps(draft, fault), fault=fault)
-        elif fault == "reset":
-            self._hang_up()
-        elif fault == "stall":
-            self._hold()
-        elif fault in ("error-event", "failed"):
-            message = ERROR_EVENT_MESSAGE if fault == "error-event" else FAILED_MESSAGE
-            self._send_json(200, draft.failed(message))
-        else:
-            data = json.dumps(draft.final(), ensure_ascii=False).encode()
-            # malformed: a clean 200 with broken JSON; truncated: the body stops halfway.
-            self._send_bytes(
-                200, data[: len(data) // 2], "application/json", length=len(data) if fault == "truncated" else None
-            )
-            if fault == "truncated":
-                self._hang_up()
+    def _write_chunk(self, data: bytes) -> None:
+        self.wfile.write(b"%X\r\n%s\r\n" % (len(data), data))
 
     def _hang_up(self) -> None:
         """Close the connection as it is, without (the rest of) a response."""
@@ -225,7 +203,7 @@ class _Handler(BaseHTTPRequestHandler):
         """Abort the TCP connection with an RST, as a crashed proxy or a cut network does."""
         self.close_connection = True
         # Give the client a moment to read what was sent; an RST can discard unread data.
-        self.app._pause(max(0.05, self.app.latency_ms / 1000))
+        self.state.pause(max(0.05, self.state.latency_ms / 1000))
         with suppress(OSError):
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             # rfile holds a reference to the socket; close() only really closes without it.
@@ -235,7 +213,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _hold(self) -> None:
         """Send nothing more until the client gives up or the server stops."""
         self.close_connection = True
-        while not self.app._pause(0.05):
+        while not self.state.pause(0.05):
             try:
                 readable, _, _ = select.select([self.connection], [], [], 0)
                 if readable and not self.connection.recv(1, socket.MSG_PEEK):
@@ -243,100 +221,45 @@ class _Handler(BaseHTTPRequestHandler):
             except (OSError, ValueError):
                 return
 
-    # -- writing ---------------------------------------------------------------------------
-
-    def _stream(self, steps: Iterable[Step], fault: str | None = None) -> None:
-        """Send events as SSE over chunked encoding, pausing `latency_ms` per delta."""
-        self.started = True
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream; charset=utf-8")
-        self.send_header("Cache-Control", "no-cache")
-        self.send_header("Transfer-Encoding", "chunked")
-        self.send_header("x-request-id", _request_id())
-        self.end_headers()
-        latency = self.app.latency_ms / 1000
-        sequence = 0
-        last: dict[str, Any] = {"type": "response.output_text.delta"}
-        try:
-            for event, pause in steps:
-                if self.app._pause(pause * latency):
-                    self.close_connection = True
-                    return
-                self._write_chunk(_frame(event, sequence))
-                sequence, last = sequence + 1, event
-            if fault == "malformed":
-                self._write_chunk(_broken_frame(last, sequence))
-            if fault == "reset":
-                self._reset()
-            elif fault == "stall":
-                self._hold()
-            else:
-                self._write_chunk(b"")
-                if fault == "malformed":
-                    self.close_connection = True
-        except (ConnectionError, TimeoutError):
-            self.close_connection = True
-
-    def _write_chunk(self, data: bytes) -> None:
-        self.wfile.write(b"%X\r\n%s\r\n" % (len(data), data))
-
-    def _send_bytes(
-        self,
-        status: int,
-        data: bytes,
-        content_type: str,
-        headers: Mapping[str, str] | None = None,
-        length: int | None = None,
-    ) -> None:
-        self.started = True
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(data) if length is None else length))
-        self.send_header("x-request-id", _request_id())
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        if self.close_connection:
-            self.send_header("Connection", "close")
-        self.end_headers()
-        with suppress(ConnectionError):
-            self.wfile.write(data)
-
-    def _send_json(self, status: int, payload: Any, headers: Mapping[str, str] | None = None) -> None:
-        data = json.dumps(payload, ensure_ascii=False).encode()
-        self._send_bytes(status, data, "application/json", headers)
-
-    def _send_error(self, error: ApiError) -> None:
-        self._send_json(error.status, error.body(), error.headers)
-
     # -- reading ---------------------------------------------------------------------------
 
     def _read_body(self) -> bytes:
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            chunks: list[bytes] = []
-            total = 0
-            while True:
-                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
-                total += size
-                if total > MAX_BODY_BYTES:
-                    raise ApiError(413, "Request body too large for the offline server.")
-                if size == 0:
-                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                        pass
-                    return b"".join(chunks)
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline()
+            return self._read_chunked()
         try:
             length = int(self.headers.get("Content-Length") or 0)
         except ValueError:
             raise ApiError(400, "Invalid Content-Length header.") from None
         if length > MAX_BODY_BYTES:
-            raise ApiError(413, "Request body too large for the offline server.")
+            raise _too_large()
         return self.rfile.read(length) if length > 0 else b""
 
-    def _record(self, body: Any) -> None:
+    def _read_chunked(self) -> bytes:
+        chunks: list[bytes] = []
+        total = 0
+        while True:
+            try:
+                size = int(self.rfile.readline(65537).split(b";")[0].strip() or b"0", 16)
+            except ValueError:
+                raise ApiError(400, "Invalid chunked request body: a chunk size is not a hex number.") from None
+            total += size
+            if total > MAX_BODY_BYTES:
+                raise _too_large()
+            if size == 0:
+                while self.rfile.readline(65537) not in (b"\r\n", b"\n", b""):
+                    pass
+                return b"".join(chunks)
+            chunks.append(self.rfile.read(size))
+            self.rfile.readline(65537)
+
+    def _record(self, request: Request) -> None:
         authorization = self.headers.get("Authorization")
         parts = (authorization or "").split(None, 1)
-        self.app._record(
+        try:
+            body = request.log_body()
+        except ApiError:  # a form that does not parse; the endpoint will say why
+            body = None
+        self.state.record(
             {
                 "method": self.command,
                 "path": self.path,
@@ -349,43 +272,3 @@ class _Handler(BaseHTTPRequestHandler):
                 "authorization_scheme": parts[0] if len(parts) == 2 else None,
             }
         )
-
-    def _check_auth(self) -> None:
-        value = (self.headers.get("Authorization") or "").strip()
-        scheme, _, key = value.partition(" ")
-        if not value or (scheme.lower() == "bearer" and not key.strip()):
-            raise ApiError(401, _MISSING_KEY, code="invalid_api_key")
-
-
-def _fault_draft(body: Mapping[str, Any], model: str, conversations: Conversations) -> Draft:
-    """A draft for a faulty response; an injected fault must not depend on a valid body."""
-    try:
-        return Draft.create(parse_request(body), conversations)
-    except ApiError:
-        return Draft.create(parse_request({"model": model, "input": ""}), conversations)
-
-
-def _frame(event: dict[str, Any], sequence: int) -> bytes:
-    # sequence_number goes second, as in the recordings; the rest keeps the builder's order.
-    payload = {"type": event["type"], "sequence_number": sequence, **event}
-    data = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).translate(_LINE_SAFE)
-    return f"event: {event['type']}\ndata: {data}\n\n".encode()
-
-
-def _broken_frame(event: dict[str, Any], sequence: int) -> bytes:
-    """A well-framed SSE event whose data line is JSON cut off halfway."""
-    payload = {"type": event["type"], "sequence_number": sequence, **event}
-    data = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
-    return f"event: {event['type']}\ndata: {data[: len(data) // 2]}\n\n".encode()
-
-
-def _model(model_id: str) -> dict[str, Any]:
-    return {"id": model_id, "object": "model", "created": MODELS_CREATED, "owned_by": "haoee-offline"}
-
-
-def _request_id() -> str:
-    return f"req_offline_{uuid.uuid4().hex}"
-
-
-def _unknown_url(method: str, path: str) -> ApiError:
-    return ApiError(404, f"Invalid URL ({method} {path}).", code="unknown_url")

@@ -1,7 +1,8 @@
-"""The offline demo server: a real HTTP/1.1 server on loopback that speaks `POST /v1/responses`.
+"""The offline demo server: a real HTTP/1.1 server on loopback that speaks the Haoee API.
 
 Standard library only, so it starts instantly and can run in a background thread of a Jupyter
-kernel. Faults (rate limits, proxy errors, broken streams) can be injected for teaching and tests.
+kernel. Faults (rate limits, proxy errors, broken streams, failed jobs) can be injected for
+teaching and tests.
 """
 
 from __future__ import annotations
@@ -9,18 +10,13 @@ from __future__ import annotations
 import ipaddress
 import socket
 import threading
-from collections import deque
 from contextlib import suppress
 from types import TracebackType
-from typing import Any
 
 from ._http import LoopbackHTTPServer
-from ._protocol import normalize_fault
-from ._responses import Conversations
+from ._state import ServerState
 
 __all__ = ["OfflineServer", "is_loopback"]
-
-REQUEST_LOG_LIMIT = 100
 
 
 def is_loopback(host: str) -> bool:
@@ -34,11 +30,14 @@ def is_loopback(host: str) -> bool:
 
 
 class OfflineServer:
-    """A local stand-in for the Haoee `/v1/responses` API: no key, no network, same protocol.
+    """A local stand-in for the Haoee API: no key, no network, the same protocols.
 
-    Answers are deterministic Markdown built from the prompt, streamed token by token with
-    `latency_ms` between deltas. Faults can be injected with `inject()`, or per request with the
-    model name `fault-<name>` (for example `%%haoee -m fault-429`).
+    Serves `/v1/responses`, `/v1/chat/completions`, `/v1/images/generations`, `/v1/images/edits`,
+    `/v1/videos` (create, poll, download, remix, list, delete) and `/v1/models`. Answers are
+    deterministic Markdown built from the prompt, streamed token by token with `latency_ms`
+    between deltas; images are PNGs drawn from the prompt; video jobs finish after `video_ms`
+    with a small real MP4. Faults can be injected with `inject()`, or per request with the model
+    name `fault-<name>` (for example `%%haoee -m fault-429`).
 
         >>> from haoee_jupyter.offline import OfflineServer
         >>> with OfflineServer(port=0, latency_ms=0) as server:
@@ -47,12 +46,14 @@ class OfflineServer:
 
     Attributes:
         requests: the last 100 requests received, oldest first, as dicts with `method`, `path`,
-            `body` (parsed JSON or None), `headers` (lower-case names, credentials removed),
-            `authorization_present` and `authorization_scheme` (e.g. "Bearer").
+            `body` (parsed JSON, a summary of a multipart form, or None), `headers` (lower-case
+            names, credentials removed), `authorization_present` and `authorization_scheme`.
         conversations: the responses remembered for `previous_response_id`.
     """
 
-    def __init__(self, port: int = 0, latency_ms: float = 20, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self, port: int = 0, latency_ms: float = 20, host: str = "127.0.0.1", *, video_ms: float | None = None
+    ) -> None:
         if not is_loopback(host):
             raise ValueError(
                 f"The offline server only listens on loopback addresses, not {host!r}; use 127.0.0.1, ::1 or localhost."
@@ -60,17 +61,14 @@ class OfflineServer:
         if not 0 <= port <= 65535:
             raise ValueError(f"port must be between 0 and 65535, not {port}")
         self.host = host
-        self.latency_ms = latency_ms
-        self.requests: list[dict[str, Any]] = []
-        self.conversations = Conversations()
+        self._state = ServerState(latency_ms=latency_ms, video_ms=video_ms)
+        self.requests = self._state.requests
+        self.conversations = self._state.conversations
         self._requested_port = port
         self._bound_port: int | None = None
-        self._faults: deque[str] = deque()
         self._lock = threading.Lock()
-        self._stopping = threading.Event()
         self._httpd: LoopbackHTTPServer | None = None
         self._thread: threading.Thread | None = None
-        self._connections: set[socket.socket] = set()
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -79,9 +77,10 @@ class OfflineServer:
         with self._lock:
             if self._httpd is not None:
                 return self
-            self._stopping = threading.Event()
-            httpd = LoopbackHTTPServer((self.host.strip("[]"), self._requested_port), self)
+            self._state.stopping = threading.Event()
+            httpd = LoopbackHTTPServer((self.host.strip("[]"), self._requested_port), self._state)
             self._bound_port = int(httpd.server_address[1])
+            self._state.base_url = self.url
             thread = threading.Thread(
                 target=httpd.serve_forever,
                 kwargs={"poll_interval": 0.05},
@@ -97,13 +96,12 @@ class OfflineServer:
         with self._lock:
             httpd, thread = self._httpd, self._thread
             self._httpd = self._thread = None
-            connections = list(self._connections)
         if httpd is None:
             return
-        self._stopping.set()
+        self._state.stopping.set()
         httpd.shutdown()
         httpd.server_close()
-        for connection in connections:
+        for connection in self._state.open_connections():
             with suppress(OSError):
                 connection.shutdown(socket.SHUT_RDWR)
         if thread is not None:
@@ -143,13 +141,25 @@ class OfflineServer:
     @property
     def latency_ms(self) -> float:
         """Milliseconds between stream deltas (and before a non-streamed answer); settable."""
-        return self._latency_ms
+        return self._state.latency_ms
 
     @latency_ms.setter
     def latency_ms(self, value: float) -> None:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-            raise ValueError(f"latency_ms must be a number >= 0, not {value!r}")
-        self._latency_ms = float(value)
+        self._state.latency_ms = value
+
+    @property
+    def video_ms(self) -> float | None:
+        """Milliseconds a video job takes from queued to completed; settable.
+
+        None (the default) means 100 x `latency_ms`: 2 s at the default latency, at once at 0.
+        A change applies to running jobs too, so a test can hold jobs (a large value), then let
+        them finish (0). A job's status and progress never go back.
+        """
+        return self._state.video_ms
+
+    @video_ms.setter
+    def video_ms(self, value: float | None) -> None:
+        self._state.video_ms = value
 
     def __repr__(self) -> str:
         state = "running" if self.running else "stopped"
@@ -159,46 +169,18 @@ class OfflineServer:
     # -- faults and state ------------------------------------------------------------------
 
     def inject(self, name: str, times: int = 1) -> None:
-        """Make the next `times` requests to /v1/responses fail with fault `name`.
+        """Make the next `times` generation requests fail with fault `name`.
 
-        Names: 429, 500, 502, 503, 401, 403, 404, reset, stall, truncated, malformed,
+        Generation requests are the POSTs to /responses, /chat/completions, /images/generations,
+        /images/edits, /videos and /videos/{id}/remix; listings, polls and downloads are never
+        hit. Names: 429, 500, 502, 503, 401, 403, 404, reset, stall, truncated, malformed,
         error-event, failed (a "fault-" prefix is accepted too). Faults queue in order.
 
             >>> server = OfflineServer()
             >>> server.inject("429", times=2)
         """
-        fault = normalize_fault(name)
-        if isinstance(times, bool) or not isinstance(times, int) or times < 1:
-            raise ValueError(f"times must be a positive integer, not {times!r}")
-        with self._lock:
-            self._faults.extend([fault] * times)
+        self._state.inject(name, times)
 
     def reset(self) -> None:
-        """Forget recorded requests, pending faults and remembered conversations."""
-        with self._lock:
-            self._faults.clear()
-            self.requests.clear()
-        self.conversations.clear()
-
-    def _take_fault(self) -> str | None:
-        with self._lock:
-            return self._faults.popleft() if self._faults else None
-
-    def _record(self, record: dict[str, Any]) -> None:
-        with self._lock:
-            self.requests.append(record)
-            # Trimmed in place so that references to server.requests stay valid.
-            del self.requests[:-REQUEST_LOG_LIMIT]
-
-    def _pause(self, seconds: float) -> bool:
-        """Sleep unless stopping; True means the server is stopping and the caller should quit."""
-        if seconds <= 0:
-            return self._stopping.is_set()
-        return self._stopping.wait(seconds)
-
-    def _track(self, connection: socket.socket, open_: bool) -> None:
-        with self._lock:
-            if open_:
-                self._connections.add(connection)
-            else:
-                self._connections.discard(connection)
+        """Forget recorded requests, pending faults, conversations, video jobs and images."""
+        self._state.reset()
