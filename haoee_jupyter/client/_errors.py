@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 import email.utils
 import json
+import math
 import re
 import time
 from typing import Any
@@ -72,7 +73,9 @@ _HINTS = {
 # Relays wrap the provider's error in their own words: "litellm.BadRequestError: OpenAIException - {...}",
 # "Error code: 404 - {...}". Each of these prefixes is peeled off to reach the provider's message.
 _WRAPPER = re.compile(r"^\s*(?:(?:litellm\.)?[A-Za-z_]*(?:Error|Exception)\s*(?::|-)\s*|Error code:?\s*\d{3}\s*-\s*)")
-_RELAY_TAIL = re.compile(r"\.?\s*(?:Received Model Group=|Available Model Group Fallbacks=|LiteLLM Retried:).*$", re.S)
+_RELAY_TAIL = re.compile(
+    r"\.?\s*(?:Received Model Group=|Available Model Group Fallbacks=|LiteLLM Retried:|LiteLLM: model group ).*$", re.S
+)
 
 
 def is_billing(code: Any = None, type: Any = None, message: Any = None, status: int | None = None) -> bool:
@@ -187,13 +190,15 @@ def duration(seconds: float) -> str:
 
 def retry_after(response: httpx.Response) -> float | None:
     """Seconds the server asked us to wait (``retry-after-ms`` or ``Retry-After``), if it said."""
-    milliseconds = response.headers.get("retry-after-ms")
+    headers = response.headers
+    milliseconds = headers.get("retry-after-ms")
     try:
         if milliseconds is not None:
             return max(0.0, float(milliseconds) / 1000)
     except ValueError:
         pass
-    value = response.headers.get("retry-after")
+    # LiteLLM passes the provider's Retry-After on under a name of its own.
+    value = headers.get("retry-after", headers.get("llm_provider-retry-after"))
     if value is None:
         return None
     try:
@@ -203,7 +208,7 @@ def retry_after(response: httpx.Response) -> float | None:
             seconds = email.utils.parsedate_to_datetime(value).timestamp() - time.time()
         except (TypeError, ValueError, IndexError, OverflowError):
             return None
-    return max(0.0, seconds) if seconds == seconds else None  # NaN is no answer
+    return max(0.0, seconds) if math.isfinite(seconds) else None  # NaN or inf is no answer
 
 
 def error_details(response: httpx.Response, body: bytes) -> tuple[str, str | None, str | None, str | None]:
