@@ -28,7 +28,7 @@ from haoee_jupyter import (
     Response,
     ResponseFailedError,
 )
-from haoee_jupyter.client._chat import ChatStreamState, chat_body, response_from_chat
+from haoee_jupyter.client._chat import ChatReader, ChatStreamState, chat_body, response_from_chat
 from haoee_jupyter.client._stream import SSEDecoder
 from haoee_jupyter.render import response_bundle
 
@@ -48,7 +48,8 @@ def _isolated_settings(monkeypatch):
         monkeypatch.delenv(name, raising=False)
     from haoee_jupyter.client import _settings
 
-    monkeypatch.setattr(_settings, "session", {})
+    if hasattr(_settings, "session"):  # settings a notebook session set, where that layer keeps them
+        monkeypatch.setattr(_settings, "session", {})
 
 
 def fixture(prefix: str) -> Path:
@@ -404,3 +405,12 @@ def test_what_this_wire_cannot_say_is_refused_in_one_line(fields, words):
     with pytest.raises(ConfigurationError) as caught:
         chat_body({"model": "m", "input": "hi", **fields})
     assert words in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_reader_passes_a_whole_answer_to_a_stream_request_on_as_deltas():
+    text: list[str] = []
+    thought: list[str] = []
+    data = {"choices": [{"message": {"content": "Hi", "reasoning_content": "Greet back."}, "finish_reason": "stop"}]}
+    response = ChatReader(text.append, thought.append).whole(data)
+    assert (text, thought, response.text) == (["Hi"], ["Greet back."], "Hi")
+    assert ChatReader().json(load("10")).text == load("10")["choices"][0]["message"]["content"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ._media import image_bundle, image_plain, images_bundle, media_facts, video_bundle, video_job_bundle
 from ._text import (
     body_markdown,
     body_plain,
@@ -19,5 +20,11 @@ __all__ = [
     "footer_facts",
     "footer_markdown",
     "footer_plain",
+    "image_bundle",
+    "image_plain",
+    "images_bundle",
+    "media_facts",
     "response_bundle",
+    "video_bundle",
+    "video_job_bundle",
 ]
