@@ -4,7 +4,8 @@
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
-PIP    := $(PY) -m pip --disable-pip-version-check
+# -qq: pip's own errors still show; its progress and notes would drown the steps echoed here.
+PIP    := $(PY) -m pip --disable-pip-version-check -qq
 DEMO_STAMP := $(VENV)/.installed-demo
 LAB_STAMP  := $(VENV)/.installed-lab
 TEST_STAMP := $(VENV)/.installed-test
@@ -19,22 +20,22 @@ $(PY):
 	  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-venv \
 	  && $(PYTHON) -m venv $(VENV); }
 	@echo "==> Upgrading pip"
-	@$(PIP) install --quiet --upgrade pip
+	@$(PIP) install --upgrade pip
 
 # test includes lab, and lab includes demo: installing one renews the stamps it covers.
 $(DEMO_STAMP): pyproject.toml | $(PY)
 	@echo "==> Installing haoee-jupyter with what runs the notebooks (ipykernel, nbclient, nbformat, pandas)"
-	@$(PIP) install --quiet -e '.[demo]'
+	@$(PIP) install -e '.[demo]'
 	@touch $(DEMO_STAMP)
 
 $(LAB_STAMP): pyproject.toml | $(PY)
 	@echo "==> Installing haoee-jupyter with JupyterLab"
-	@$(PIP) install --quiet -e '.[lab]'
+	@$(PIP) install -e '.[lab]'
 	@touch $(DEMO_STAMP) $(LAB_STAMP)
 
 $(TEST_STAMP): pyproject.toml | $(PY)
 	@echo "==> Installing haoee-jupyter with the test tools (pytest, Playwright, the openai SDK, LiteLLM, ruff, mypy, JupyterLab)"
-	@$(PIP) install --quiet -e '.[test]'
+	@$(PIP) install -e '.[test]'
 	@touch $(DEMO_STAMP) $(LAB_STAMP) $(TEST_STAMP)
 
 setup: $(TEST_STAMP)
