@@ -463,3 +463,8 @@ def test_readers_for_the_request_path():
     )
     assert ImagesReader("gpt-image-1-mini").json(load("03")).usage.total_tokens == load("03")["usage"]["total_tokens"]
     assert DownloadReader().content(httpx.Response(200), b"bytes") == b"bytes"
+
+
+def test_every_given_create_field_is_sent():
+    data, _ = video_create_form("go", model="sora-2", watermark=False, seconds=8)
+    assert data == {"prompt": "go", "model": "sora-2", "seconds": "8", "watermark": "false"}

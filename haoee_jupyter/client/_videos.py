@@ -197,7 +197,12 @@ def video_create_form(
     if size is not None and not _SIZE.match(str(size)):
         raise ConfigurationError(f"size must be WIDTHxHEIGHT (e.g. 720x1280), not {size!r}")
     fields = {"prompt": str(prompt), "model": model, "seconds": seconds, "size": size, **params}
-    data = {key: value if isinstance(value, str) else json.dumps(value) for key, value in fields.items() if value}
+    # Every given field is sent (False as "false"): a field accepted here is never dropped.
+    data = {
+        key: value if isinstance(value, str) else json.dumps(value)
+        for key, value in fields.items()
+        if value is not None
+    }
     files = Multipart()
     if input_reference is not None:
         name, image = input_reference if isinstance(input_reference, tuple) else ("reference", input_reference)
