@@ -56,10 +56,9 @@ ENV = ("HAOEE_API_KEY", "HAOEE_BASE_URL", "HAOEE_MODEL")
 
 @pytest.fixture(autouse=True)
 def _isolated_settings(monkeypatch):
-    """No setting leaks in from the environment or the notebook session."""
+    """No setting leaks in from the environment."""
     for name in ENV:
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr(_settings, "session", {})
 
 
 @pytest.fixture
@@ -182,16 +181,16 @@ def test_defaults_are_used_for_the_request():
     assert request.headers["ModelName"] == "gpt-4.1"
 
 
-LEVELS = ("explicit", "session", "env")
+LEVELS = ("explicit", "env")
 
 
 @pytest.mark.parametrize(
     "present",
-    [combo for n in range(1, 4) for combo in itertools.combinations(LEVELS, n)],
+    [combo for n in range(1, 3) for combo in itertools.combinations(LEVELS, n)],
     ids=lambda combo: "+".join(combo),
 )
 def test_resolution_order(http_server, monkeypatch, present):
-    """explicit > session > environment; each level set only where `present` says."""
+    """explicit > environment (a client reads nothing else); each level set only where `present` says."""
     http_server.add(ok(http_server))
     values = {
         level: {
@@ -201,8 +200,6 @@ def test_resolution_order(http_server, monkeypatch, present):
         }
         for level in LEVELS
     }
-    if "session" in present:
-        _settings.session.update(values["session"])
     if "env" in present:
         monkeypatch.setenv("HAOEE_API_KEY", values["env"]["api_key"])
         monkeypatch.setenv("HAOEE_BASE_URL", values["env"]["base_url"])
@@ -219,13 +216,12 @@ def test_resolution_order(http_server, monkeypatch, present):
     assert request.headers["modelname"] == winner["model"]
 
 
-def test_empty_session_values_fall_through_to_the_environment(http_server, monkeypatch):
+def test_empty_explicit_values_fall_through_to_the_environment(http_server, monkeypatch):
     http_server.add(ok(http_server))
-    _settings.session.update(api_key="", base_url="  ", model=None)
     monkeypatch.setenv("HAOEE_API_KEY", KEY)
     monkeypatch.setenv("HAOEE_BASE_URL", http_server.url)
     monkeypatch.setenv("HAOEE_MODEL", "env-model")
-    Client().respond("hi")
+    Client(api_key="", base_url="  ", model=None).respond("hi")
     (request,) = http_server.requests
     assert request.headers["authorization"] == f"Bearer {KEY}"
     assert request.json["model"] == "env-model"
@@ -427,9 +423,6 @@ def test_key_not_in_client_repr(monkeypatch, key):
     assert KEY not in repr(Client(api_key=key))
     assert KEY not in repr(AsyncClient(api_key=key))
     monkeypatch.setenv("HAOEE_API_KEY", key)
-    assert KEY not in repr(Client())
-    monkeypatch.delenv("HAOEE_API_KEY")
-    _settings.session["api_key"] = key
     assert KEY not in repr(Client())
     assert "…" in repr(Client())  # it says a key is set, masked
 

@@ -45,9 +45,6 @@ pytestmark = pytest.mark.skipif(not FIXTURES.is_dir(), reason=f"fixtures not fou
 def _isolated_settings(monkeypatch):
     for name in ("HAOEE_API_KEY", "HAOEE_BASE_URL", "HAOEE_MODEL"):
         monkeypatch.delenv(name, raising=False)
-    from haoee_jupyter.client import _settings
-
-    monkeypatch.setattr(_settings, "session", {})
 
 
 # --- reading the fixtures, independently of the client ----------------------------------

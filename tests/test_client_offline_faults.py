@@ -103,7 +103,8 @@ def test_a_stream_without_a_terminal_event_is_an_error_not_an_empty_answer(offli
 
 @pytest.mark.parametrize("stream", [True, False])
 def test_malformed_json_is_a_protocol_error(offline_server, stream):
-    with pytest.raises(ProtocolError, match="not JSON"):
+    # A whole body whose JSON stops halfway was cut off; a stream frame of half JSON is just not JSON.
+    with pytest.raises(ProtocolError, match="not JSON" if stream else "cut off"):
         client(offline_server).respond("hi", model="fault-malformed", stream=stream)
 
 

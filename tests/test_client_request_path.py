@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from haoee_jupyter import APIConnectionError, APIStatusError, AsyncClient, Client, ConfigurationError, Response
-from haoee_jupyter.client import _base, _client, _settings
+from haoee_jupyter.client import _base, _client
 
 KEY = "sk-request-path-7d1e0c5b9a3f"
 ENV = ("HAOEE_API_KEY", "HAOEE_BASE_URL", "HAOEE_MODEL")
@@ -31,8 +31,6 @@ ENV = ("HAOEE_API_KEY", "HAOEE_BASE_URL", "HAOEE_MODEL")
 def _isolated_settings(monkeypatch):
     for name in ENV:
         monkeypatch.delenv(name, raising=False)
-    if hasattr(_settings, "session"):
-        monkeypatch.setattr(_settings, "session", {})
 
 
 @pytest.fixture

@@ -261,7 +261,7 @@ class BaseClient:
             return json.loads(text)
         except (ValueError, RecursionError) as e:
             content_type = response.headers.get("content-type", "") or "no content type"
-            if isinstance(e, json.JSONDecodeError) and text.lstrip()[:1] in "{[" and e.pos >= len(text.rstrip()):
+            if _cut_off(text, e):
                 raise ProtocolError(
                     f"The answer was cut off: its JSON stops after {len(body):,} bytes (HTTP {response.status_code})",
                     hint="The connection or a proxy cut the answer short; run it again",
@@ -332,6 +332,14 @@ def check_model_name(name: str) -> None:
             f"The model name {name!r} has spaces or characters a model name cannot have",
             hint="Use the model's id, e.g. gpt-4.1 (`%haoee models` lists them)",
         )
+
+
+def _cut_off(text: str, error: Exception) -> bool:
+    """JSON that stops in the middle: what a connection closed early leaves (not a page, not garbage)."""
+    if not isinstance(error, json.JSONDecodeError) or text.lstrip()[:1] not in ("{", "["):
+        return False
+    # The error is at the very end, or a string runs to the end of the text.
+    return error.pos >= len(text.rstrip()) or error.msg.startswith("Unterminated string")
 
 
 def _field(body: Mapping[str, Any] | None, name: str) -> str | None:
