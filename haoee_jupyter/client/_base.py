@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Generic, TypeVar, Union
 from urllib.parse import urlsplit
 
@@ -30,6 +30,8 @@ DEFAULT_TIMEOUT = httpx.Timeout(120.0, connect=10.0)
 Input = Union[str, Sequence[Any]]
 MapResult = Union[Response, HaoeeError]
 Files = Union[Mapping[str, Any], Sequence[tuple[str, Any]]]
+OnText = Callable[[str], Any]
+OnResult = Callable[[int, MapResult], Any]
 T = TypeVar("T")
 
 
@@ -351,3 +353,16 @@ def _origin(url: str) -> tuple[str, str, int | None]:
     parts = urlsplit(url)
     port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
     return parts.scheme, (parts.hostname or "").lower(), port
+
+
+def map_workers(concurrency: int, items: int) -> int:
+    if not isinstance(concurrency, int) or isinstance(concurrency, bool) or concurrency < 1:
+        raise ConfigurationError(f"concurrency must be a whole number, 1 or more, not {concurrency!r}")
+    return min(concurrency, items)
+
+
+def keep_partial(error: BaseException, results: list[MapResult | None]) -> None:
+    try:
+        error.partial = results  # type: ignore[attr-defined]
+    except AttributeError:  # an exception type that takes no attributes
+        pass

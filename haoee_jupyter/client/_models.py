@@ -100,10 +100,6 @@ class Response:
 
     raw: dict[str, Any] = field(repr=False)
 
-    @classmethod
-    def from_dict(cls, raw: dict[str, Any]) -> Response:
-        return cls(raw=raw if isinstance(raw, dict) else {})
-
     # --- identity and state -------------------------------------------------------------
     @property
     def id(self) -> str:
