@@ -22,8 +22,7 @@ from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
 
 import haoee_jupyter
-from haoee_jupyter.client import _settings
-from haoee_jupyter.notebook._core import build_body
+from haoee_jupyter.notebook._core import prepare
 from haoee_jupyter.notebook._form import FIELDS, KNOWN_MODELS, STOPPED, Form, form
 from haoee_jupyter.notebook._session import Session
 
@@ -54,23 +53,26 @@ def clean(ip: InteractiveShell, magics: Any, offline_server: Any, monkeypatch: p
             monkeypatch.delenv(name)
     for name, trait in type(magics).class_traits(config=True).items():
         setattr(magics, name, trait.default_value)
-    monkeypatch.setattr(_settings, "session", {})
     magics.base_url, magics.api_key, magics.max_retries = offline_server.url, "offline-demo", 0
-    magics.session = Session()
-    magics._clients.clear()
+    magics.state.session = Session()
+    magics.state.replace_clients()
     for name in ("haoee_response", "haoee_usage", "haoee_usage_total", "topic"):
         ip.user_ns.pop(name, None)
     yield
-    magics._clients.clear()
+    magics.state.replace_clients()
+
+
+@pytest.fixture
+def state(magics: Any) -> Any:
+    return magics.state
 
 
 @pytest.fixture
 def loop(magics: Any) -> Iterator[asyncio.AbstractEventLoop]:
+    """The test's event loop; the shell's clients are closed on it at the end."""
     loop = asyncio.new_event_loop()
     yield loop
-    client = magics._clients.get("async")
-    if client is not None:
-        loop.run_until_complete(client.aclose())
+    loop.run_until_complete(magics.state.aclose())
     loop.close()
 
 
@@ -125,7 +127,7 @@ def test_run_renders_markdown_sets_variables_and_records_the_call(
     assert plain(f.usage_line.value).endswith("this session: 122 tokens in 1 call")
     assert f.error_line.value == ""
     assert f.last_call is call and call.status == "completed"
-    assert magics.session.calls == [call] and call.source == "form"
+    assert list(magics.state.session.calls) == [call] and call.source == "form"
     assert ip.user_ns["haoee_response"] is call.response
     assert ip.user_ns["haoee_usage"] == call.response.usage
     assert ip.user_ns["haoee_usage_total"].calls == 1
@@ -170,8 +172,7 @@ def test_request_uses_every_field_and_the_same_body_as_the_magic(
         "max_output_tokens": 300,
         "tools": [{"type": "web_search"}],
     }
-    prompt, options = f.options()
-    assert build_body(prompt, options, magics.session) == call.body
+    assert prepare(f.prompt.value, f.options(), magics.state).body == call.body
 
 
 def test_run_is_disabled_while_running_and_stop_only_then(offline_server: Any, run: Any) -> None:
@@ -210,7 +211,7 @@ def test_stop_keeps_the_partial_answer_and_marks_the_call_interrupted(
     shown = markdown(f)
     assert call.answer.strip() in shown and "interrupted" in shown and not shown.endswith("▍")
     assert plain(f.error_line.value) == STOPPED
-    assert magics.session.calls[-1] is call and call.source == "form"
+    assert magics.state.session.calls[-1] is call and call.source == "form"
     assert (f.run_button.disabled, f.stop_button.disabled) == (False, True)
 
     offline_server.latency_ms = 0
@@ -235,7 +236,7 @@ def test_two_forms_work_independently(magics: Any, offline_server: Any, run: Any
     assert plain(first.error_line.value) == STOPPED and second.error_line.value == ""
     assert "rainbow" in markdown(second) and "rainbow" not in markdown(first)
     assert second.run_button.disabled is False and first.run_button.disabled is False
-    assert {call.source for call in magics.session.calls} == {"form"} and len(magics.session.calls) == 2
+    assert {call.source for call in magics.state.session.calls} == {"form"} and len(magics.state.session.calls) == 2
 
 
 # --- errors ----------------------------------------------------------------------------------
@@ -273,7 +274,7 @@ def test_a_server_error_goes_to_the_error_line(
     call = run(click_run(f))
     line = plain(f.error_line.value)
     assert words in line and "\n" not in line and line == " ".join(str(call.error).split())
-    assert call.status == "error" and magics.session.calls == [call]
+    assert call.status == "error" and list(magics.state.session.calls) == [call]
     assert not f.running and f.run_button.disabled is False
 
 
@@ -292,7 +293,7 @@ def test_an_unexpected_failure_lands_in_the_error_line(magics: Any, run: Any, mo
     monkeypatch.setattr(f, "options", lambda: 1 / 0)
     f.run_button.click()
     assert "ZeroDivisionError" in plain(f.error_line.value) and "%haoee error" in plain(f.error_line.value)
-    assert isinstance(magics.session.last_error, ZeroDivisionError)
+    assert isinstance(magics.state.session.last_error, ZeroDivisionError)
 
     async def boom(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("the view broke")

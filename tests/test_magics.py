@@ -39,7 +39,6 @@ from haoee_jupyter import (
     ResponseFailedError,
     ServerError,
 )
-from haoee_jupyter.client import _settings
 from haoee_jupyter.notebook._session import Session
 
 #: A distinctive fake key: it must never show up in anything the user sees.
@@ -66,6 +65,12 @@ def magics(ip: InteractiveShell) -> Any:
     return ip.magics_manager.registry["Haoee"]
 
 
+@pytest.fixture
+def state(magics: Any) -> Any:
+    """The shell's state: its session, clients and offline server."""
+    return magics.state
+
+
 @pytest.fixture(autouse=True)
 def clean_shell(ip: InteractiveShell, magics: Any, offline_server: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     """Each test starts with default settings pointed at the offline server, a new session and
@@ -73,32 +78,22 @@ def clean_shell(ip: InteractiveShell, magics: Any, offline_server: Any, monkeypa
     for name in list(os.environ):
         if name.startswith("HAOEE_"):
             monkeypatch.delenv(name)
-    _stop_magic_offline_server(magics)
+    magics.state.stop_offline()
     for name, trait in type(magics).class_traits(config=True).items():
         ip.run_line_magic("config", f"Haoee.{name} = {trait.default_value!r}")
     ip.run_line_magic("config", f"Haoee.base_url = {offline_server.url!r}")
     ip.run_line_magic("config", f"Haoee.api_key = {FAKE_KEY!r}")
     ip.run_line_magic("config", "Haoee.max_retries = 0")  # faults fail at once; one test sets 1
-    _settings.session.clear()
-    _settings.session.update(model="", base_url=offline_server.url, api_key=FAKE_KEY)
-    magics.session = Session()
-    magics._clients.clear()
+    magics.state.session = Session()
+    magics.state.replace_clients()
     baseline = ip._haoee_baseline_ns  # type: ignore[attr-defined]
     for name in [n for n in ip.user_ns if n not in baseline and not n.startswith("_")]:
         del ip.user_ns[name]
     yield
-    _stop_magic_offline_server(magics)
-    # Leave nothing behind for tests in other files: default traits, no session settings.
+    magics.state.stop_offline()
+    # Leave nothing behind for tests in other files: default traits.
     for name, trait in type(magics).class_traits(config=True).items():
         setattr(magics, name, trait.default_value)
-    _settings.session.clear()
-
-
-def _stop_magic_offline_server(magics: Any) -> None:
-    if magics.offline_server is not None:
-        magics.offline_server.stop()
-        magics.offline_server = None
-    magics._before_offline = None
 
 
 # --- helpers ---------------------------------------------------------------------------------
@@ -484,7 +479,9 @@ def test_bad_image_is_a_usage_error(
 # --- chats -----------------------------------------------------------------------------------
 
 
-def test_chat_continues_from_the_last_answer(ip: InteractiveShell, magics: Any, offline_server: Any) -> None:
+def test_chat_continues_from_the_last_answer(
+    ip: InteractiveShell, magics: Any, state: Any, offline_server: Any
+) -> None:
     ask(ip, "--chat lesson", "What is a prime number?")
     first_id = ip.user_ns["haoee_response"].id
     ask(ip, "--chat lesson", "And why is 1 not one?")
@@ -495,14 +492,16 @@ def test_chat_continues_from_the_last_answer(ip: InteractiveShell, magics: Any, 
 
     listing = line_magic(ip, "chats")
     assert "lesson" in listing.stdout + everything_shown(listing)
-    assert magics.session.chats["lesson"].turns == 2
+    assert state.session.chats["lesson"].turns == 2
 
     line_magic(ip, "reset lesson")
     ask(ip, "--chat lesson", "Fresh start")
     assert "previous_response_id" not in posts(offline_server)[-1]
 
 
-def test_chats_are_separate_and_reset_forgets_all(ip: InteractiveShell, magics: Any, offline_server: Any) -> None:
+def test_chats_are_separate_and_reset_forgets_all(
+    ip: InteractiveShell, magics: Any, state: Any, offline_server: Any
+) -> None:
     ask(ip, "--chat a", "one")
     first_a = ip.user_ns["haoee_response"].id
     ask(ip, "--chat b", "two")
@@ -512,7 +511,7 @@ def test_chats_are_separate_and_reset_forgets_all(ip: InteractiveShell, magics: 
     assert "Earlier you asked: “one”" in ip.user_ns["haoee_response"].text
     captured = line_magic(ip, "reset")
     assert "Forgot 2 chat(s)" in captured.stdout
-    assert magics.session.chats == {}
+    assert state.session.chats == {}
     assert "No chats yet" in everything_shown(line_magic(ip, "chats"))
     with pytest.raises(UsageError, match="No chat named 'ghost'.*%haoee chats"):
         line_magic(ip, "reset ghost")
@@ -738,8 +737,10 @@ def test_server_error_is_one_line_and_error_subcommand_has_the_traceback(
     with capture_output() as captured:
         result = ip.run_cell("%%haoee -m fault-500\nHello")
     assert isinstance(result.error_in_exec, ServerError)
-    shown = captured.stdout.strip()
-    assert shown.count("\n") == 0 and shown.startswith("ServerError: ") and "HTTP 500" in shown
+    what, *todo = captured.stdout.strip().splitlines()  # what happened, then what to do
+    assert what.startswith("ServerError: ") and "HTTP 500" in what
+    assert len(todo) <= 1 and all(line.startswith("→ ") for line in todo)
+    shown = captured.stdout
     assert "Traceback" not in shown
     assert len(posts(offline_server)) == 1  # max_retries 0
     traceback_text = line_magic(ip, "error").stdout
@@ -756,7 +757,7 @@ def test_error_subcommand_without_an_error(ip: InteractiveShell) -> None:
     [("fault-reset", APIConnectionError), ("fault-truncated", ProtocolError), ("fault-malformed", ProtocolError)],
 )
 def test_broken_stream_keeps_the_partial_text(
-    ip: InteractiveShell, magics: Any, model: str, error: type[HaoeeError]
+    ip: InteractiveShell, magics: Any, state: Any, model: str, error: type[HaoeeError]
 ) -> None:
     with capture_output() as captured, pytest.raises(error) as info:
         ip.run_cell_magic("haoee", f"-m {model} -o partial", "Explain entropy")
@@ -765,11 +766,12 @@ def test_broken_stream_keeps_the_partial_text(
     assert ip.user_ns["haoee_response"].text == partial
     assert info.value.partial is not None and info.value.partial.text == partial
     assert len(str(info.value).splitlines()) == 1
-    assert info.value._render_traceback_() == [f"{type(info.value).__name__}: {info.value}"]
+    assert info.value._render_traceback_()[0].startswith(f"{type(info.value).__name__}: ")
+    assert len(info.value._render_traceback_()) <= 2
     final = final_bundle(captured)
     assert partial.strip() in final["text/markdown"]
     assert "error (partial answer kept)" in final["text/plain"]
-    assert magics.session.calls[-1].status == "error"
+    assert state.session.calls[-1].status == "error"
 
 
 def test_stalled_stream_times_out_quickly_with_partial_text(ip: InteractiveShell) -> None:
@@ -799,10 +801,10 @@ def test_rate_limit_without_retries_is_an_error(ip: InteractiveShell, offline_se
 
 
 @pytest.mark.parametrize("model", ["fault-failed", "fault-error-event"])
-def test_failed_response(ip: InteractiveShell, magics: Any, model: str) -> None:
+def test_failed_response(ip: InteractiveShell, magics: Any, state: Any, model: str) -> None:
     with capture_output() as captured, pytest.raises(ResponseFailedError):
         ip.run_cell_magic("haoee", f"-m {model}", "Explain entropy")
-    assert magics.session.calls[-1].status == "failed"
+    assert state.session.calls[-1].status == "failed"
     assert "failed" in final_bundle(captured)["text/plain"].splitlines()[-1]
     if model == "fault-error-event":  # it strikes after three deltas: they are kept
         assert (
@@ -835,7 +837,7 @@ def _assert_interrupted(ip: InteractiveShell, magics: Any, captured: CapturedIO,
     partial = ip.user_ns["haoee_response"].text
     final = final_bundle(captured)
     assert partial and partial in final["text/plain"]  # the partial answer stays on screen
-    assert [call.status for call in magics.session.calls] == ["interrupted"]
+    assert [call.status for call in magics.state.session.calls] == ["interrupted"]
     assert "interrupted" in final["text/markdown"]
     assert "interrupted" in final["text/plain"].splitlines()[-1]
     assert ip.user_ns["haoee_usage_total"].calls == 1
@@ -882,7 +884,7 @@ def test_real_sigint_during_a_stream(ip: InteractiveShell, magics: Any, offline_
     assert whole.startswith(partial) and len(partial) < len(whole)
 
 
-def test_interrupt_before_anything_arrived_keeps_nothing_stale(ip: InteractiveShell, magics: Any) -> None:
+def test_interrupt_before_anything_arrived_keeps_nothing_stale(ip: InteractiveShell, magics: Any, state: Any) -> None:
     """A real SIGINT while a --no-stream request waits: nothing arrived, so nothing is kept."""
     import signal
 
@@ -900,7 +902,7 @@ def test_interrupt_before_anything_arrived_keeps_nothing_stale(ip: InteractiveSh
     assert ip.user_ns["ans"] == first  # --out left as it was
     assert final_bundle(captured)["text/plain"].splitlines()[-1].endswith("interrupted (nothing had arrived)]")
     assert info.value._render_traceback_() == ["Interrupted: nothing had arrived yet."]
-    assert ip.user_ns["haoee_usage_total"].calls == 2 and [c.status for c in magics.session.calls] == [
+    assert ip.user_ns["haoee_usage_total"].calls == 2 and [c.status for c in state.session.calls] == [
         "completed",
         "interrupted",
     ]
@@ -968,17 +970,41 @@ def test_config_subcommand_masks_the_key_and_names_sources(
 
 
 def test_key_subcommand_reads_the_key_with_getpass(
-    ip: InteractiveShell, magics: Any, offline_server: Any, monkeypatch: pytest.MonkeyPatch
+    ip: InteractiveShell, magics: Any, http_server: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     typed = "sk-typed-in-key-abcdefgh5678"
     prompts: list[str] = []
     monkeypatch.setattr("getpass.getpass", lambda prompt="": prompts.append(prompt) or typed)
+    ip.run_line_magic("config", f"Haoee.base_url = {http_server.url!r}")
+    http_server.add(body=canned("hi"))
+    ask(ip)  # a client is built with the configured key ...
     captured = line_magic(ip, "key")
     assert prompts and "hidden" in prompts[0]
-    assert magics.api_key == typed and _settings.session["api_key"] == typed
+    assert magics.api_key == typed
     assert typed not in captured.stdout and "…5678" in captured.stdout
-    ask(ip)
-    assert offline_server.requests[-1]["authorization_present"]
+    assert "haoee_jupyter.Client()" in captured.stdout  # says where the key applies
+    ask(ip)  # ... and the next call sends the new one: no stale key
+    assert [r.headers["authorization"] for r in http_server.requests] == [f"Bearer {FAKE_KEY}", f"Bearer {typed}"]
+    assert re.search(r"^api_key\s+sk-…5678\s+%haoee key$", final_bundle(line_magic(ip, "config"))["text/plain"], re.M)
+
+
+def test_key_subcommand_without_stdin_says_what_to_do(
+    ip: InteractiveShell, magics: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from IPython.core.error import StdinNotImplementedError
+
+    def no_stdin(prompt: str = "") -> str:
+        # what ipykernel's getpass raises when the frontend does not allow input
+        raise StdinNotImplementedError("getpass was called, but this frontend does not support input requests.")
+
+    monkeypatch.setattr("getpass.getpass", no_stdin)
+    with capture_output() as captured:
+        result = ip.run_cell("%haoee key")
+    assert isinstance(result.error_in_exec, UsageError)
+    message = str(result.error_in_exec)
+    assert "\n" not in message and "cannot ask for input" in message and "HAOEE_API_KEY" in message
+    assert "Traceback" not in captured.stdout + captured.stderr
+    assert magics.api_key == FAKE_KEY
 
 
 def test_key_subcommand_with_nothing_entered(
@@ -1016,9 +1042,11 @@ def test_models_subcommand_on_a_server_without_the_list(ip: InteractiveShell, ht
     assert http_server.requests[0].path == "/v1/models"
 
 
-def test_offline_subcommand_starts_and_stops_a_server(ip: InteractiveShell, magics: Any, offline_server: Any) -> None:
+def test_offline_subcommand_starts_and_stops_a_server(
+    ip: InteractiveShell, magics: Any, state: Any, offline_server: Any
+) -> None:
     captured = line_magic(ip, "offline --latency-ms 0")
-    started = magics.offline_server
+    started = state.offline_server
     assert started is not None and started.url != offline_server.url
     assert started.url in captured.stdout and "%haoee offline stop" in captured.stdout
     config = final_bundle(line_magic(ip, "config"))["text/plain"]
@@ -1027,13 +1055,15 @@ def test_offline_subcommand_starts_and_stops_a_server(ip: InteractiveShell, magi
     assert offline_server.requests == [] and len(posts(started)) == 1
 
     line_magic(ip, "offline --latency-ms 3")  # again: the same server, new latency
-    assert magics.offline_server is started and started.latency_ms == 3
+    assert state.offline_server is started and started.latency_ms == 3
 
     assert "stopped" in line_magic(ip, "offline stop").stdout
-    assert magics.offline_server is None and not started.running
+    assert state.offline_server is None and not started.running
     assert magics.base_url == offline_server.url and magics.api_key == FAKE_KEY
     assert "not running" in line_magic(ip, "offline stop").stdout
-    with pytest.raises(UsageError, match="Usage: %haoee offline"):
+    with pytest.raises(
+        UsageError, match=r"^%haoee offline: --latency-ms must be 0 or more.*not soon \(usage: %haoee offline"
+    ):
         line_magic(ip, "offline --latency-ms soon")
 
 
@@ -1047,7 +1077,7 @@ def test_form_subcommand_displays_a_widget(ip: InteractiveShell) -> None:
 
 
 def test_help_subcommand_lists_every_subcommand(ip: InteractiveShell) -> None:
-    from haoee_jupyter.notebook._magics import SUBCOMMANDS
+    from haoee_jupyter.notebook._subcommands import SUBCOMMANDS
 
     shown = line_magic(ip, "help").stdout
     for name in SUBCOMMANDS:
@@ -1067,7 +1097,9 @@ def test_unknown_subcommand_is_a_usage_error(ip: InteractiveShell, offline_serve
 # --- the key never shows -----------------------------------------------------------------------
 
 
-def test_key_never_appears_in_anything_shown(ip: InteractiveShell, magics: Any, offline_server: Any) -> None:
+def test_key_never_appears_in_anything_shown(
+    ip: InteractiveShell, magics: Any, state: Any, offline_server: Any
+) -> None:
     shown: list[str] = []
     for line in ("", "--dry-run", "-f text", "--web --no-stream", "-f json"):
         with capture_output() as captured:
@@ -1083,7 +1115,7 @@ def test_key_never_appears_in_anything_shown(ip: InteractiveShell, magics: Any, 
         result = ip.run_cell("%%haoee -m fault-401\nHello")
         ip.run_line_magic("haoee", "error")
     shown += [everything_shown(captured), str(result.error_in_exec), repr(result.error_in_exec)]
-    shown += [repr(magics.api_key), repr(magics.client()), repr(ip.user_ns["haoee_response"])]
+    shown += [repr(magics.api_key), repr(state.client()), repr(ip.user_ns["haoee_response"])]
     everything = "\n".join(shown)
     assert FAKE_KEY not in everything and KEY_MIDDLE not in everything
     assert offline_server.requests and all(r["authorization_present"] for r in offline_server.requests)
@@ -1214,13 +1246,13 @@ def test_a_failure_with_nothing_received_never_leaves_the_previous_answer(ip: In
     assert ip.user_ns["ans"] == first  # nothing arrived: --out left as it was
 
 
-def test_the_total_counts_every_call_the_usage_table_lists(ip: InteractiveShell, magics: Any) -> None:
+def test_the_total_counts_every_call_the_usage_table_lists(ip: InteractiveShell, magics: Any, state: Any) -> None:
     ask(ip, "", "one")
     with pytest.raises(HaoeeError):
         ask(ip, "-m fault-500", "two")
     total = ip.user_ns["haoee_usage_total"]
-    assert total.calls == len(magics.session.calls) == 2
-    assert "2 calls" in magics.session.usage_table()
+    assert total.calls == len(state.session.calls) == 2
+    assert "2 calls" in state.session.usage_table()
     hash(total)
 
 
@@ -1261,7 +1293,7 @@ def test_config_shows_values_exactly_in_code_spans(ip: InteractiveShell, offline
     ip.run_line_magic("config", "Haoee.instructions = 'Use `code` | pipes & <tags>'")
     rows = _config_rows(ip)
     assert rows["instructions"] == ("``'Use `code` \\| pipes & <tags>'``", "%config Haoee.instructions")
-    assert rows["format"] == ("`'markdown'`", "%config Haoee.format")
+    assert rows["format"] == ("`'markdown'`", "default")
 
 
 def test_config_shows_the_resolved_values(
@@ -1369,15 +1401,15 @@ def test_edge_config_values_are_accepted(ip: InteractiveShell, magics: Any, sett
     assert getattr(magics, name) == eval(value)
 
 
-def test_offline_latency_accepts_fractions_and_refuses_negatives(ip: InteractiveShell, magics: Any) -> None:
+def test_offline_latency_accepts_fractions_and_refuses_negatives(ip: InteractiveShell, magics: Any, state: Any) -> None:
     assert "(2.5 ms per token)" in line_magic(ip, "offline --latency-ms 2.5").stdout
-    assert magics.offline_server.latency_ms == 2.5
+    assert state.offline_server.latency_ms == 2.5
     for bad in ("-1", "nan", "inf"):
         with pytest.raises(
             UsageError, match=r"--latency-ms must be 0 or more \(milliseconds between streamed tokens\), not "
         ):
             line_magic(ip, f"offline --latency-ms {bad}")
-    assert magics.offline_server.latency_ms == 2.5
+    assert state.offline_server.latency_ms == 2.5
 
 
 def test_web_search_shows_what_was_searched(ip: InteractiveShell) -> None:
@@ -1455,44 +1487,47 @@ def test_summary_parts_are_paragraphs_and_searches_are_listed(ip: InteractiveShe
     )
 
 
-def test_unload_leaves_no_trace(ip: InteractiveShell, magics: Any) -> None:
+def test_unload_leaves_no_trace(ip: InteractiveShell, state: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     line_magic(ip, "offline --latency-ms 0")
-    server = magics.offline_server
+    server = state.offline_server
+    client = state.client()
+    closed: list[Any] = []
+    close = type(client).close
+    monkeypatch.setattr(type(client), "close", lambda self: closed.append(self) or close(self))
     ip.run_line_magic("unload_ext", "haoee_jupyter")
     try:
-        assert not server.running
-        assert not any(_settings.session.get(name) for name in ("model", "api_key", "base_url"))
-    finally:
-        magics.offline_server = None
-        ip.run_line_magic("load_ext", "haoee_jupyter")
-
-
-def test_unload_restores_the_session_settings_and_the_environment_applies(
-    ip: InteractiveShell, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from haoee_jupyter import Client
-
-    ip.run_line_magic("unload_ext", "haoee_jupyter")
-    _settings.session.clear()
-    _settings.session["model"] = "set-before-loading"  # e.g. by other code in the kernel
-    try:
-        ip.run_line_magic("load_ext", "haoee_jupyter")
-        ip.run_line_magic("config", "Haoee.model = 'from-config'")
-        ip.run_line_magic("config", "Haoee.base_url = 'http://127.0.0.1:1/v1'")
-        line_magic(ip, "offline --latency-ms 0")
-        magics = ip.magics_manager.registry["Haoee"]
-        server = magics.offline_server
-        magics.client()  # an open client, to be closed
-        ip.run_line_magic("unload_ext", "haoee_jupyter")
-        assert not server.running and magics.offline_server is None and magics._clients == {}
-        assert _settings.session == {"model": "set-before-loading"}
+        assert not server.running and state.offline_server is None
+        assert closed == [client]
         assert ip.find_cell_magic("haoee") is None and ip.find_line_magic("haoee") is None
-        monkeypatch.setenv("HAOEE_BASE_URL", "http://127.0.0.1:9/env/v1")
-        monkeypatch.setenv("HAOEE_API_KEY", "sk-from-the-environment-1234")
-        with Client() as client:
-            assert client.base_url == "http://127.0.0.1:9/env/v1"
-            assert _settings.resolve_api_key(client._api_key) == "sk-from-the-environment-1234"
     finally:
-        _settings.session.clear()
-        if "Haoee" not in ip.magics_manager.registry:
-            ip.run_line_magic("load_ext", "haoee_jupyter")
+        ip.run_line_magic("load_ext", "haoee_jupyter")
+
+
+def test_a_plain_client_reads_only_its_arguments_and_the_environment(
+    ip: InteractiveShell, http_server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The magic's settings (%config, %haoee key, %haoee offline) never reach a Client() made by hand."""
+    from haoee_jupyter import Client, MissingAPIKeyError
+
+    monkeypatch.setattr("getpass.getpass", lambda prompt="": "sk-typed-in-key-abcdefgh5678")
+    line_magic(ip, "key")
+    ip.run_line_magic("config", "Haoee.model = 'from-config'")
+    line_magic(ip, "offline --latency-ms 0")
+    with Client() as client:
+        assert client.base_url == "https://maas.haoee.com/v1" and client.model == "gpt-4.1"
+        with pytest.raises(MissingAPIKeyError):
+            client.respond("hi")
+    monkeypatch.setenv("HAOEE_BASE_URL", http_server.url)
+    monkeypatch.setenv("HAOEE_API_KEY", "sk-from-the-environment-1234")
+    http_server.add(body=canned("hi"))
+    with Client() as client:
+        client.respond("hi")
+    [request] = http_server.requests
+    assert request.headers["authorization"] == "Bearer sk-from-the-environment-1234"
+    assert request.json["model"] == "gpt-4.1"
+    ip.run_line_magic("unload_ext", "haoee_jupyter")
+    try:
+        with Client() as client:
+            assert client.base_url == http_server.url + "/v1"
+    finally:
+        ip.run_line_magic("load_ext", "haoee_jupyter")

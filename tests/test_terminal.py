@@ -148,7 +148,7 @@ def test_terminal_view_json_and_stream_then_final(capsys: Any) -> None:
     call = Call(body={"model": "m"}, latency=0.2)
     view = TerminalView("json")
     for delta in ('{"a":', " [1, 2]}"):
-        call.text += delta
+        call.add_text(delta)
         view.update(call, False)
     view.update(call, True)
     assert capsys.readouterr().out == '{\n  "a": [\n    1,\n    2\n  ]\n}\n[m · 0.2 s]\n'

@@ -1,8 +1,9 @@
 """Where the key, base URL and model come from, resolved in one place.
 
-Order: the explicit argument, then the session's configuration (``session``, which the notebook
-layer fills from ``%config Haoee.*`` and ``%haoee key``), then the environment
-(``HAOEE_API_KEY``, ``HAOEE_BASE_URL``, ``HAOEE_MODEL``), then the defaults.
+Order: the explicit argument, then the environment (``HAOEE_API_KEY``, ``HAOEE_BASE_URL``,
+``HAOEE_MODEL``), then the defaults. Nothing else: the notebook layer passes its settings
+(``%config Haoee.*``, ``%haoee key``) to the clients it builds as explicit arguments, so a
+``Client()`` made by hand reads only its arguments and the environment.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
-from typing import Any
 from urllib.parse import urlsplit
 
 from ._exceptions import ConfigurationError, InsecureTransportError, MissingAPIKeyError
@@ -19,10 +19,6 @@ DEFAULT_BASE_URL = "https://maas.haoee.com/v1"
 DEFAULT_MODEL = "gpt-4.1"
 
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff"), None)
-
-#: Session-wide settings the notebook layer sets (keys: api_key, base_url, model).
-#: Empty or missing values fall through to the environment.
-session: dict[str, Any] = {}
 
 
 def _first(*values: str | None) -> str | None:
@@ -34,7 +30,7 @@ def _first(*values: str | None) -> str | None:
 
 def resolve_api_key(explicit: str | None = None) -> str:
     """The API key to send, or a MissingAPIKeyError that says how to set one."""
-    key = _first(explicit, session.get("api_key"), os.environ.get("HAOEE_API_KEY"))
+    key = _first(explicit, os.environ.get("HAOEE_API_KEY"))
     if key is None:
         raise MissingAPIKeyError("No Haoee API key is set")
     # Keys pasted from web pages can carry invisible characters that no HTTP header can carry.
@@ -49,7 +45,7 @@ def resolve_api_key(explicit: str | None = None) -> str:
 
 
 def resolve_model(explicit: str | None = None) -> str:
-    return _first(explicit, session.get("model"), os.environ.get("HAOEE_MODEL")) or DEFAULT_MODEL
+    return _first(explicit, os.environ.get("HAOEE_MODEL")) or DEFAULT_MODEL
 
 
 def resolve_base_url(explicit: str | None = None) -> str:
@@ -58,7 +54,7 @@ def resolve_base_url(explicit: str | None = None) -> str:
     >>> resolve_base_url("https://maas.haoee.com/")
     'https://maas.haoee.com/v1'
     """
-    raw = _first(explicit, session.get("base_url"), os.environ.get("HAOEE_BASE_URL")) or DEFAULT_BASE_URL
+    raw = _first(explicit, os.environ.get("HAOEE_BASE_URL")) or DEFAULT_BASE_URL
     parts = urlsplit(raw)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigurationError(

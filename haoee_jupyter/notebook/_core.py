@@ -1,72 +1,159 @@
-"""The one path every notebook call takes: build the request, run it, show it, record it.
+"""The one path every notebook call takes: prepare the request, run it, show it, record it.
 
-The magic and the widget form both call :func:`build_body` then :func:`run` (blocking, for a
-cell) or :func:`arun` (a task on the kernel's event loop, for a form).
+The magic, the form (and batch runs and comparisons) all call the same functions:
+
+    prepared = prepare(cell, options, state)      # PrepareError: one line saying what to fix
+    call = run(prepared, state, view)             # blocking, for a cell (Ctrl-C: Interrupted)
+    call = await arun(prepared, state, view)      # a task on the kernel's loop, for a form
+    value = answer_value(call, prepared)          # the text, or the parsed JSON / schema object
+    text = request_text(prepared, state)          # --dry-run: the exact request, key masked
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ..client import _settings
-from ..client._exceptions import HaoeeError
+from ..client._exceptions import HaoeeError, MissingAPIKeyError
+from ._display import parse_json
+from ._inputs import InputError, image_url, schema_format
+from ._interpolate import InterpolationError, interpolate
+from ._options import resolve
 from ._session import Call, Session
 
 if TYPE_CHECKING:
-    from ..client._client import AsyncClient, Client
+    from ._state import ShellState
 
-REASONING_EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh", "max")
+
+class PrepareError(Exception):
+    """The cell or form cannot be sent as it is; the message says what to change."""
+
+
+class EmptyPromptError(PrepareError):
+    """Nothing to send; each front end says where the prompt goes."""
+
+
+class AnswerError(Exception):
+    """The answer is not what was asked for (not JSON, or not the schema); the text is kept."""
 
 
 @dataclass
-class Options:
-    """What a notebook user can ask for, already validated and converted."""
+class Prepared:
+    """A request ready to send, and what to do with its answer."""
 
-    model: str | None = None
-    instructions: str | None = None
-    temperature: float | None = None
-    top_p: float | None = None
-    max_output_tokens: int | None = None
-    reasoning: str | None = None
-    web: bool = False
-    stream: bool = True
-    images: list[str] = field(default_factory=list)  # image URLs or data: URLs
-    text_format: dict[str, Any] | None = None
-    chat: str | None = None
+    prompt: str  # interpolated
+    instructions: str | None  # interpolated; the chat's own when a chat turn gives none
+    images: list[str]  # image URLs or data: URLs
+    text_format: dict[str, Any] | None  # the request's text.format for --schema
+    parse: Callable[[str], Any] | None  # turns the answer into the object asked for (json, schema)
+    format: str  # how it is shown
+    chat: str | None  # the named conversation this is a turn of
+    stream: bool
+    options: Any  # the resolved Options
+    body: dict[str, Any] = field(default_factory=dict)  # the JSON body, without "stream"
 
 
-def build_body(prompt: str, options: Options, session: Session) -> dict[str, Any]:
+def prepare(template: str, options: Any, state: ShellState) -> Prepared:
+    """Everything before sending: fill ``{name}`` in the prompt and instructions, read images
+    and the schema, take the chat's turn, and build the request body.
+
+    >>> prepared = prepare("Explain {topic}", Options(temperature=0.2), state)
+    >>> prepared.body
+    {'model': 'gpt-4.1', 'input': 'Explain entropy', 'temperature': 0.2}
+    """
+    namespace = state.namespace
+    format_ = options.format or ("json" if options.schema else None)
+    options = resolve(options, state.settings)
+    try:
+        images = [image_url(ref, namespace) for ref in options.images]
+        text_format, parse = schema_format(options.schema, namespace) if options.schema else (None, None)
+    except InputError as e:
+        raise PrepareError(str(e)) from e
+    try:
+        prompt = template if options.raw else interpolate(template, namespace)
+        instructions = options.instructions
+        if instructions and not options.raw:
+            instructions = interpolate(instructions, namespace)
+    except InterpolationError as e:
+        raise PrepareError(str(e)) from e
+    prompt = prompt.strip("\n")
+    if not prompt.strip():
+        raise EmptyPromptError("The prompt is empty")
+    format_ = format_ or options.format or "markdown"
+    if parse is None and format_ == "json":
+        parse = parse_json
+    prepared = Prepared(
+        prompt=prompt,
+        instructions=instructions or None,
+        images=images,
+        text_format=text_format,
+        parse=parse,
+        format=format_,
+        chat=options.chat,
+        stream=bool(options.stream),
+        options=options,
+    )
+    prepared.body = build_body(prepared, state.session)
+    return prepared
+
+
+def build_body(prepared: Prepared, session: Session) -> dict[str, Any]:
     """The JSON body for ``POST /v1/responses`` (without ``stream``)."""
-    if options.images:
-        content: list[dict[str, Any]] = [{"type": "input_text", "text": prompt}]
-        content += [{"type": "input_image", "image_url": url, "detail": "auto"} for url in options.images]
+    options = prepared.options
+    if prepared.images:
+        content: list[dict[str, Any]] = [{"type": "input_text", "text": prepared.prompt}]
+        content += [{"type": "input_image", "image_url": url, "detail": "auto"} for url in prepared.images]
         input_: Any = [{"role": "user", "content": content}]
     else:
-        input_ = prompt
+        input_ = prepared.prompt
     body: dict[str, Any] = {"model": _settings.resolve_model(options.model), "input": input_}
-    instructions = options.instructions
-    if options.chat:
-        chat = session.chats.get(options.chat)
-        if chat is not None:
-            if chat.last_response_id:
-                body["previous_response_id"] = chat.last_response_id
-            # instructions are not carried over by previous_response_id: resend the chat's own
-            instructions = instructions or chat.instructions
+    instructions = prepared.instructions
+    chat = session.chats.get(prepared.chat or "")
+    if chat is not None:
+        if chat.last_response_id:
+            body["previous_response_id"] = chat.last_response_id
+        # instructions are not carried over by previous_response_id: resend the chat's own
+        instructions = instructions or chat.instructions
     optional = {
         "instructions": instructions,
         "temperature": options.temperature,
         "top_p": options.top_p,
-        "max_output_tokens": options.max_output_tokens,
-        # A summary too, so the model's reasoning can be shown (in a collapsed block).
+        "max_output_tokens": options.max_tokens,
+        # A summary too, so the model's reasoning can be shown.
         "reasoning": {"effort": options.reasoning, "summary": "auto"} if options.reasoning else None,
         "tools": [{"type": "web_search"}] if options.web else None,
-        "text": {"format": options.text_format} if options.text_format else None,
+        "text": {"format": prepared.text_format} if prepared.text_format else None,
     }
     body.update({key: value for key, value in optional.items() if value not in (None, "")})
     return body
+
+
+def answer_value(call: Call, prepared: Prepared, kept_in: str | None = None) -> Any:
+    """The answer's text, or the object parsed from it for ``-f json`` / ``--schema``.
+
+    AnswerError when it does not parse; ``kept_in`` names where the text is kept meanwhile.
+    """
+    if prepared.parse is None:
+        return call.text
+    try:
+        return prepared.parse(call.text)
+    except Exception as e:  # json.JSONDecodeError or pydantic.ValidationError
+        kept = f"; the text is kept in {kept_in or 'haoee_response.text'}"
+        if call.response is not None and call.response.status == "incomplete":
+            raise AnswerError(
+                f"The answer was cut off ({call.response.incomplete_reason}) before its JSON was complete{kept}. Raise --max-tokens and run it again"
+            ) from e
+        raise AnswerError(
+            f"The answer is not the JSON asked for ({type(e).__name__}: {str(e).splitlines()[0]}){kept}. Ask for JSON only, or use --schema"
+        ) from e
+
+
+# --- running --------------------------------------------------------------------------------
 
 
 class Interrupted(KeyboardInterrupt):
@@ -79,8 +166,8 @@ class Interrupted(KeyboardInterrupt):
 
     def _render_traceback_(self) -> list[str]:
         kept = (
-            f"the partial answer ({len(self.call.answer):,} characters) is kept in haoee_response"
-            if self.call.answer
+            f"the partial answer ({len(self.call.text):,} characters) is kept in haoee_response"
+            if self.call.text
             else "nothing had arrived yet"
         )
         return [f"Interrupted: {kept}."]
@@ -101,16 +188,58 @@ class Throttle:
         self.interval = 1.0 / per_second if per_second > 0 else 0.0
         self.last = 0.0
 
-    def delta(self, text: str) -> None:
-        self.call.text += text
+    def text(self, delta: str) -> None:
+        self.call.add_text(delta)
+        self._tick()
+
+    def reasoning(self, delta: str) -> None:
+        self.call.add_reasoning(delta)
+        self._tick()
+
+    def _tick(self) -> None:
         now = time.monotonic()
         if now - self.last >= self.interval:
             self.last = now
             self.view.update(self.call, False)
 
 
-def _params(body: dict[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in body.items() if key not in ("model", "input", "stream")}
+def run(prepared: Prepared, state: ShellState, view: View, *, source: str = "magic", cell: int | None = None) -> Call:
+    """Run one call to the end, blocking. Errors end up in ``call.error``; Ctrl-C is re-raised
+    (as :class:`Interrupted`) after the partial answer has been shown and recorded."""
+    throttle = _begin(prepared, state, view, source, cell)
+    call = throttle.call
+    try:
+        with state.lease() as client:
+            call.response = client.respond(**_arguments(prepared, throttle))
+    except (HaoeeError, KeyboardInterrupt) as e:
+        _absorb(call, e)
+        if isinstance(e, KeyboardInterrupt):
+            _finish(throttle, state)
+            raise Interrupted(call) from e
+    _finish(throttle, state)
+    return call
+
+
+async def arun(
+    prepared: Prepared, state: ShellState, view: View, *, source: str = "form", cell: int | None = None
+) -> Call:
+    """The same as :func:`run`, awaited; cancelling the task stops it and keeps the partial text."""
+    throttle = _begin(prepared, state, view, source, cell)
+    call = throttle.call
+    try:
+        async with state.alease() as client:
+            call.response = await client.respond(**_arguments(prepared, throttle))
+    except (HaoeeError, asyncio.CancelledError) as e:
+        _absorb(call, e)
+    _finish(throttle, state)
+    return call
+
+
+def _arguments(prepared: Prepared, throttle: Throttle) -> dict[str, Any]:
+    """``respond``'s arguments: the body's fields, and callbacks for the text and the reasoning."""
+    arguments = {key: value for key, value in prepared.body.items() if key != "stream"}
+    arguments.update(stream=prepared.stream, on_text=throttle.text, on_reasoning=throttle.reasoning)
+    return arguments
 
 
 def _absorb(call: Call, error: BaseException) -> None:
@@ -124,69 +253,60 @@ def _absorb(call: Call, error: BaseException) -> None:
         call.interrupted = True
 
 
-def _begin(view: View, body: dict[str, Any], source: str, chat: str | None, per_second: float) -> Throttle:
+def _begin(prepared: Prepared, state: ShellState, view: View, source: str, cell: int | None) -> Throttle:
     """A new call, shown at once as waiting; its Throttle carries it and its start time."""
-    throttle = Throttle(view, Call(body=body, source=source, chat=chat), per_second)
-    view.update(throttle.call, False)
+    if prepared.chat:
+        state.session.start_chat(prepared.chat, prepared.instructions)
+    call = Call(body=prepared.body, source=source, chat=prepared.chat, cell=cell)
+    throttle = Throttle(view, call, state.settings.updates_per_second)
+    view.update(call, False)
     return throttle
 
 
-def _finish(throttle: Throttle, session: Session, namespace: dict[str, Any] | None) -> None:
+def _finish(throttle: Throttle, state: ShellState) -> None:
     call = throttle.call
     call.latency = time.perf_counter() - throttle.started
-    session.record(call, namespace)
+    state.session.record(call, state.namespace)
     throttle.view.update(call, True)
 
 
-def run(
-    client: Client,
-    body: dict[str, Any],
-    *,
-    session: Session,
-    view: View,
-    stream: bool = True,
-    namespace: dict[str, Any] | None = None,
-    chat: str | None = None,
-    source: str = "magic",
-    per_second: float = 10.0,
-) -> Call:
-    """Run one call to the end, blocking. Errors end up in ``call.error``; Ctrl-C is re-raised
-    after the partial answer has been shown and recorded."""
-    throttle = _begin(view, body, source, chat, per_second)
-    call = throttle.call
-    try:
-        call.response = client.respond(
-            body["input"], model=body["model"], stream=stream, on_text=throttle.delta, **_params(body)
-        )
-    except (HaoeeError, KeyboardInterrupt) as e:
-        _absorb(call, e)
-        if isinstance(e, KeyboardInterrupt):
-            _finish(throttle, session, namespace)
-            raise Interrupted(call) from e
-    _finish(throttle, session, namespace)
-    return call
+# --- the dry run ----------------------------------------------------------------------------
 
 
-async def arun(
-    client: AsyncClient,
-    body: dict[str, Any],
-    *,
-    session: Session,
-    view: View,
-    stream: bool = True,
-    namespace: dict[str, Any] | None = None,
-    chat: str | None = None,
-    source: str = "form",
-    per_second: float = 10.0,
-) -> Call:
-    """The same as :func:`run`, awaited; cancelling the task stops it and keeps the partial text."""
-    throttle = _begin(view, body, source, chat, per_second)
-    call = throttle.call
+def request_text(prepared: Prepared, state: ShellState) -> str:
+    """The exact HTTP request a call would send: method and URL, every header (the key masked)
+    and the JSON body (long ``data:`` URLs shortened)."""
+    from ..client import _responses
+
+    client = state.client()
+    fields = {key: value for key, value in prepared.body.items() if key not in ("model", "input")}
+    body = _responses.body(
+        prepared.body["input"], prepared.body["model"], prepared.stream, fields
+    )  # as respond builds it
     try:
-        call.response = await client.respond(
-            body["input"], model=body["model"], stream=stream, on_text=throttle.delta, **_params(body)
-        )
-    except (HaoeeError, asyncio.CancelledError) as e:
-        _absorb(call, e)
-    _finish(throttle, session, namespace)
-    return call
+        request = client.build_request("POST", _responses.PATH, json=body, stream=prepared.stream)
+        key = None
+    except MissingAPIKeyError:
+        # Show the request all the same, with a stand-in key, and say that none is set.
+        stand_in = type(client)(api_key="not-set", base_url=client.base_url)
+        request = stand_in.build_request("POST", _responses.PATH, json=body, stream=prepared.stream)
+        key = "(not set: run %haoee key)"
+    headers = []
+    for raw_name, raw_value in request.headers.raw:  # as sent, with the names' own capitals
+        name, value = raw_name.decode("latin-1"), raw_value.decode("latin-1")
+        if name.lower() == "authorization":
+            value = key or "Bearer " + _settings.mask(value)
+        headers.append(f"{name}: {value}")
+    shown = _shorten(json.loads(request.content))
+    return "\n".join([f"{request.method} {request.url}", *headers, "", json.dumps(shown, indent=2, ensure_ascii=False)])
+
+
+def _shorten(value: Any) -> Any:
+    """Data URLs are long: show their start and size."""
+    if isinstance(value, str) and value.startswith("data:") and len(value) > 80:
+        return f"{value[:40]}… ({len(value):,} characters)"
+    if isinstance(value, list):
+        return [_shorten(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _shorten(item) for key, item in value.items()}
+    return value

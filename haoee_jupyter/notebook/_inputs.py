@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import io
-import mimetypes
 import os
 import re
 from typing import Any
@@ -23,11 +22,17 @@ def image_url(ref: str, namespace: dict[str, Any]) -> str:
         return _object_url(namespace[ref], ref)
     path = os.path.expanduser(ref)
     if os.path.isfile(path):
-        mime = mimetypes.guess_type(path)[0] or "application/octet-stream"
-        if not mime.startswith("image/"):
-            raise InputError(f"--image {ref}: {mime} is not an image; give a PNG, JPEG, GIF or WebP file")
-        with open(path, "rb") as file:
-            return _data_url(file.read(), mime)
+        try:
+            with open(path, "rb") as file:
+                data = file.read()
+        except OSError as e:
+            raise InputError(f"--image {ref}: the file cannot be read ({e.strerror}); check its permissions") from e
+        mime = image_type(data)
+        if mime is None:
+            raise InputError(
+                f"--image {ref}: the file's content is not a PNG, JPEG, GIF or WebP image, whatever its name; give an image file"
+            )
+        return _data_url(data, mime)
     raise InputError(
         f"--image {ref}: no such file, URL or variable; give a file path, an https:// URL, or the name of a PIL image or matplotlib figure"
     )
@@ -40,7 +45,10 @@ def _object_url(value: Any, name: str) -> str:
     elif hasattr(value, "save") and hasattr(value, "mode"):  # a PIL Image
         value.save(buffer, format="PNG")
     elif isinstance(value, (bytes, bytearray)):
-        buffer.write(value)
+        mime = image_type(bytes(value))
+        if mime is None:
+            raise InputError(f"--image {name}: these bytes are not a PNG, JPEG, GIF or WebP image")
+        return _data_url(bytes(value), mime)
     elif isinstance(value, str):
         return image_url(value, {})
     else:
@@ -48,6 +56,30 @@ def _object_url(value: Any, name: str) -> str:
             f"--image {name}: a {type(value).__name__} is not an image; use a PIL image, a matplotlib figure, PNG bytes, or a path"
         )
     return _data_url(buffer.getvalue(), "image/png")
+
+
+def image_type(data: bytes) -> str | None:
+    """The MIME type of an image from its first bytes (PNG, JPEG, GIF or WebP), else None.
+
+    The content decides, not a file name: a text file named ``cat.png`` is not an image.
+
+    >>> image_type(b"GIF89a...")
+    'image/gif'
+    """
+    for signature, mime in _SIGNATURES:
+        if data.startswith(signature):
+            return mime
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return None
+
+
+_SIGNATURES = (
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"GIF87a", "image/gif"),
+    (b"GIF89a", "image/gif"),
+)
 
 
 def _data_url(data: bytes, mime: str) -> str:

@@ -1,29 +1,35 @@
-"""The ``%%haoee`` cell magic and the ``%haoee`` line magic, with settings as traits."""
+"""The ``%%haoee`` cell magic and the ``%haoee`` line magic, with settings as traits.
+
+The magic is thin: its options come from the table in :mod:`._options`, the work from
+:mod:`._core`, the subcommands from :mod:`._subcommands`, and what the shell holds from its
+:class:`~._state.ShellState` (``Haoee.state``).
+"""
 
 from __future__ import annotations
 
-import argparse
-import json
-import shlex
 from typing import Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
-from traitlets import Bool, Enum, Float, Int, TraitError, Unicode, observe, validate
+from traitlets import All, Bool, Enum, Float, Int, TraitError, Unicode, observe, validate
 
 from ..client import _settings
-from ..client._exceptions import HaoeeError
-from ..render import bundle
-from ._core import REASONING_EFFORTS, Interrupted, Options, build_body, run
-from ._display import FORMATS, NotebookView, TerminalView, extract_code, in_terminal, parse_json
-from ._inputs import InputError, image_url, schema_format
-from ._interpolate import InterpolationError, interpolate
-from ._session import Call, Chat, Session
-
-#: Settings the magics share with the client layer through ``_settings.session``.
-SHARED_SETTINGS = ("model", "api_key", "base_url")
-SUBCOMMANDS = ("config", "key", "usage", "models", "offline", "form", "chats", "reset", "error", "help")
+from ._core import (
+    AnswerError,
+    EmptyPromptError,
+    Interrupted,
+    Prepared,
+    PrepareError,
+    answer_value,
+    prepare,
+    request_text,
+    run,
+)
+from ._display import FORMATS, NotebookView, TerminalView, extract_code, in_terminal
+from ._options import OPTION, OPTIONS, OptionError, from_namespace, split_line
+from ._state import ShellState
+from ._subcommands import SUBCOMMANDS, dispatch
 
 
 class _Secret(str):
@@ -39,47 +45,16 @@ class SecretUnicode(Unicode):  # type: ignore[type-arg]
         return _Secret(value) if value else value
 
 
-def _number(name: str, low: float, high: float) -> Any:
-    def convert(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"{name} must be a number from {low:g} to {high:g}, not {text!r}"
-            ) from None
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"{name} must be from {low:g} to {high:g}, not {text}")
-        return value
-
-    return convert
+def _with_options(function: Any) -> Any:
+    """The magic's parser from the option table: every row, in the table's order, in ``%%haoee?``."""
+    for option in reversed(OPTIONS):  # magic_arguments adds the decorator nearest the function first
+        function = argument(*option.flags, **option.argparse_kwargs())(function)
+    lines = [f"        %haoee {command.usage().removeprefix('%haoee ')}" for command in SUBCOMMANDS.values()]
+    function.__doc__ += "\n        Line magic (%haoee help says what each does):\n\n" + "\n".join(lines) + "\n"
+    return magic_arguments()(function)
 
 
-def _whole_number(name: str) -> Any:
-    def convert(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be a whole number, not {text!r}") from None
-        if value < 1:
-            raise argparse.ArgumentTypeError(f"{name} must be 1 or more, not {text}")
-        return value
-
-    return convert
-
-
-def _choice(name: str, choices: tuple[str, ...]) -> Any:
-    def convert(text: str) -> str:
-        if text.lower() not in choices:
-            raise argparse.ArgumentTypeError(f"{name} must be one of {', '.join(choices)}, not {text!r}")
-        return text.lower()
-
-    return convert
-
-
-def _identifier(text: str) -> str:
-    if not text.isidentifier():
-        raise argparse.ArgumentTypeError(f"{text!r} is not a valid Python variable name")
-    return text
+_TEMPERATURE = OPTION["temperature"]
 
 
 @magics_class
@@ -123,11 +98,12 @@ class Haoee(Magics):
 
     @validate("temperature")
     def _temperature(self, proposal: Any) -> float | None:
-        if proposal["value"] is not None and not 0 <= proposal["value"] <= 2:
+        value = proposal["value"]
+        if value is not None and not _TEMPERATURE.low <= value <= _TEMPERATURE.high:
             raise TraitError(
-                f"Haoee.temperature must be from 0 to 2 (or None for the model's default), not {proposal['value']}"
+                f"Haoee.temperature must be from {_TEMPERATURE.low:g} to {_TEMPERATURE.high:g} (or None for the model's default), not {value}"
             )
-        return proposal["value"]  # type: ignore[no-any-return]
+        return value  # type: ignore[no-any-return]
 
     @validate("max_output_tokens", "max_retries")
     def _counts(self, proposal: Any) -> int | None:
@@ -138,97 +114,22 @@ class Haoee(Magics):
         return value  # type: ignore[no-any-return]
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
-        # Before super().__init__, whose loading of config fires the observers: the clients they
-        # forget, and the session settings as they were, which unload restores.
-        self._clients: dict[str, Any] = {}
-        self._session_before = {name: _settings.session[name] for name in SHARED_SETTINGS if name in _settings.session}
+        # Before super().__init__, whose loading of config (c.Haoee.* in ipython_config.py)
+        # already reports changes to the state.
+        self.state = ShellState(self, shell)
         super().__init__(shell=shell, **kwargs)
-        self.session = Session()
-        self.offline_server: Any = None
-        self._before_offline: tuple[str, str] | None = None
-        for name in SHARED_SETTINGS:
-            _settings.session[name] = str(getattr(self, name))
 
-    @observe(*SHARED_SETTINGS)
-    def _share_setting(self, change: Any) -> None:
-        _settings.session[change["name"]] = str(change["new"] or "")
-
-    @observe("timeout", "connect_timeout", "max_retries")
-    def _forget_clients(self, change: Any) -> None:
-        self._clients.clear()
-
-    def client(self, kind: str = "sync") -> Any:
-        """The session's Client (or AsyncClient), rebuilt when timeouts or retries change."""
-        if kind not in self._clients:
-            import httpx
-
-            from ..client._client import AsyncClient, Client
-
-            timeout = httpx.Timeout(self.timeout, connect=self.connect_timeout)
-            factory = Client if kind == "sync" else AsyncClient
-            self._clients[kind] = factory(timeout=timeout, max_retries=self.max_retries)
-        return self._clients[kind]
+    @observe(All)
+    def _setting_changed(self, change: Any) -> None:
+        if change["name"] in self.trait_names(config=True):
+            self.state.setting_changed(change["name"])
 
     @property
     def namespace(self) -> dict[str, Any]:
-        return self.shell.user_ns if self.shell is not None else {}
+        return self.state.namespace
 
     # --- the magic ------------------------------------------------------------------------
-    @magic_arguments()
-    @argument("-m", "--model", help="Model to use (default: %%config Haoee.model, $HAOEE_MODEL, gpt-4.1).")
-    @argument("-i", "--instructions", help="System prompt for this cell.")
-    @argument("-t", "--temperature", type=_number("--temperature", 0, 2), help="Sampling temperature, 0 to 2.")
-    @argument("--top-p", type=_number("--top-p", 0, 1), help="Nucleus sampling, 0 to 1.")
-    @argument(
-        "--max-tokens",
-        type=_whole_number("--max-tokens"),
-        help="Limit the answer to this many tokens (max_output_tokens).",
-    )
-    @argument(
-        "--reasoning",
-        metavar="EFFORT",
-        type=_choice("--reasoning", REASONING_EFFORTS),
-        help="Reasoning effort: " + ", ".join(REASONING_EFFORTS) + ".",
-    )
-    @argument("--no-stream", action="store_true", help="Wait for the whole answer instead of streaming it.")
-    @argument(
-        "--web", action="store_true", help="Let the model search the web; its sources are listed under the answer."
-    )
-    @argument(
-        "-o",
-        "--out",
-        type=_identifier,
-        metavar="NAME",
-        help="Store the answer (text, or the parsed object for json/--schema) in this variable.",
-    )
-    @argument(
-        "-f",
-        "--format",
-        type=_choice("--format", FORMATS),
-        help="markdown (default), text, code (puts the code into the next cell), json (parses it), html, math.",
-    )
-    @argument(
-        "--schema",
-        metavar="NAME",
-        help="A JSON Schema dict or pydantic model in the namespace: structured output, parsed into --out.",
-    )
-    @argument(
-        "--image",
-        action="append",
-        default=[],
-        metavar="PATH|URL|NAME",
-        help="Attach an image (file, URL, PIL image or matplotlib figure variable); repeatable.",
-    )
-    @argument(
-        "--chat",
-        type=_identifier,
-        metavar="NAME",
-        help="Continue the named conversation (see %%haoee chats, %%haoee reset NAME).",
-    )
-    @argument("--raw", action="store_true", help="Send the cell as is, without filling {variables}.")
-    @argument(
-        "--dry-run", action="store_true", help="Show the request that would be sent (key masked) and send nothing."
-    )
+    @_with_options
     @line_cell_magic
     def haoee(self, line: str, cell: str | None = None) -> Any:
         """Send the cell to the Haoee Responses API and show the answer as it streams.
@@ -238,162 +139,57 @@ class Haoee(Magics):
         are never filled, nor are other braces (JSON, LaTeX); {{name}} is a literal {name}.
         After each call: haoee_response, haoee_usage and haoee_usage_total hold the answer,
         its token usage and the session's running total.
-
-        Line magic: %haoee config | key | usage | models | offline [--latency-ms N | stop]
-        | form | chats | reset [NAME] | error | help
         """
         if cell is None:
-            return self._subcommand(line)
+            return dispatch(self.state, line)
         return self._ask(line, cell)
 
-    def _parse(self, line: str) -> argparse.Namespace:
+    def _parse(self, line: str) -> Any:
         try:
-            # Shell quoting, but backslashes kept, so a Windows path (--image C:\\me\\cat.png) survives;
-            # and no comments, as in shlex.split, so in -i C# -t 0 the # and what follows are kept.
-            lexer = shlex.shlex(line, posix=True)
-            lexer.whitespace_split, lexer.escape, lexer.commenters = True, "", ""
-            return self.haoee.parser.parse_args(list(lexer))  # type: ignore[attr-defined, no-any-return]
-        except (UsageError, ValueError) as e:  # ValueError: an unclosed quote
+            words = split_line(line)
+            return from_namespace(self.haoee.parser.parse_args(words))  # type: ignore[attr-defined]
+        except (UsageError, OptionError) as e:
             raise UsageError(f"{e} (see %%haoee? for all options)") from e
 
-    def _options(self, args: argparse.Namespace) -> tuple[Options, Any]:
-        """Validated options, and the parser for structured output (or None)."""
-        namespace, parser = self.namespace, None
-        options = Options(
-            model=args.model or None,
-            instructions=args.instructions if args.instructions is not None else (self.instructions or None),
-            temperature=args.temperature if args.temperature is not None else self.temperature,
-            top_p=args.top_p,
-            max_output_tokens=args.max_tokens or self.max_output_tokens,
-            reasoning=args.reasoning,
-            web=args.web,
-            stream=self.stream and not args.no_stream,
-            chat=args.chat,
-        )
-        try:
-            options.images = [image_url(ref, namespace) for ref in args.image]
-            if args.schema:
-                options.text_format, parser = schema_format(args.schema, namespace)
-        except InputError as e:
-            raise UsageError(str(e)) from e
-        return options, parser
-
     def _ask(self, line: str, cell: str) -> None:
-        args = self._parse(line)
-        options, schema_parser = self._options(args)
-        fmt = args.format or ("json" if args.schema else self.format)
+        options = self._parse(line)
         try:
-            prompt = cell if args.raw else interpolate(cell, self.namespace)
-            if options.instructions and not args.raw:
-                options.instructions = interpolate(options.instructions, self.namespace)
-        except InterpolationError as e:
+            prepared = prepare(cell, options, self.state)
+        except EmptyPromptError:
+            raise UsageError("The cell is empty: write your prompt on the lines below %%haoee") from None
+        except PrepareError as e:
             raise UsageError(str(e)) from e
-        prompt = prompt.strip("\n")
-        if not prompt.strip():
-            raise UsageError("The cell is empty: write your prompt on the lines below %%haoee")
-        body = build_body(prompt, options, self.session)
-        if args.dry_run:
-            return self._show_request(body, options.stream)
-        if options.chat and options.chat not in self.session.chats:
-            self.session.chats[options.chat] = Chat(options.chat, instructions=options.instructions)
-        view = TerminalView(fmt) if in_terminal(self.shell) else NotebookView(fmt)
+        if options.dry_run:
+            return self._show_request(prepared)
+        view = TerminalView(prepared.format) if in_terminal(self.shell) else NotebookView(prepared.format)
+        out = options.out
         try:
-            call = run(
-                self.client(),
-                body,
-                session=self.session,
-                view=view,
-                stream=options.stream,
-                namespace=self.namespace,
-                chat=options.chat,
-                per_second=self.updates_per_second,
-            )
+            call = run(prepared, self.state, view, cell=getattr(self.shell, "execution_count", None))
         except Interrupted as stop:
-            if args.out and stop.call.answer:
-                self.namespace[args.out] = stop.call.answer
+            if out and stop.call.text:
+                self.namespace[out] = stop.call.text
             raise
-        if args.out and (call.answer or call.error is None):  # a failure with nothing received leaves it as it was
-            self.namespace[args.out] = call.answer
+        if out and (call.text or call.error is None):  # a failure with nothing received leaves it as it was
+            self.namespace[out] = call.text
         if call.error is not None:
             raise call.error
-        self._post_process(call, fmt, schema_parser, args.out)
+        code = extract_code(call.text) if prepared.format == "code" else ""
+        if code and self.shell is not None:
+            self.shell.set_next_input(code, replace=False)
+        try:
+            value = answer_value(call, prepared, kept_in=out)
+        except AnswerError as e:
+            raise UsageError(str(e)) from e
+        if out:
+            self.namespace[out] = value
         return None
 
-    def _post_process(self, call: Call, fmt: str, schema_parser: Any, out: str | None) -> None:
-        text = call.answer
-        if fmt == "code":
-            code = extract_code(text)
-            if code and self.shell is not None:
-                self.shell.set_next_input(code, replace=False)
-        elif fmt == "json" or schema_parser is not None:
-            try:
-                value = schema_parser(text) if schema_parser is not None else parse_json(text)
-            except Exception as e:  # json.JSONDecodeError or pydantic.ValidationError
-                kept = f"; the text is kept in {out}" if out else "; the text is kept in haoee_response.text"
-                if call.response is not None and call.response.status == "incomplete":
-                    raise UsageError(
-                        f"The answer was cut off ({call.response.incomplete_reason}) before its JSON was complete{kept}. Raise --max-tokens and run it again"
-                    ) from e
-                raise UsageError(
-                    f"The answer is not the JSON asked for ({type(e).__name__}: {str(e).splitlines()[0]}){kept}. Ask for JSON only, or use --schema"
-                ) from e
-            if out:
-                self.namespace[out] = value
-
-    def _show_request(self, body: dict[str, Any], stream: bool) -> None:
-        client = self.client()
-        try:
-            key = _settings.mask(_settings.resolve_api_key(client._api_key))
-        except HaoeeError:
-            key = "(not set: run %haoee key)"
-        shown = dict(body, **({"stream": True} if stream else {}))
-        text = (
-            f"POST {client.base_url}/responses\nAuthorization: Bearer {key}\nModelName: {body['model']}\n\n"
-            + json.dumps(_shorten_images(shown), indent=2, ensure_ascii=False)
+    def _show_request(self, prepared: Prepared) -> None:
+        # No line of it is only backticks (JSON strings escape line breaks), so a ``` fence holds it.
+        text = request_text(prepared, self.state)
+        self.state.show(
+            f"**Dry run: nothing was sent.**\n\n```http\n{text}\n```", f"Dry run: nothing was sent.\n{text}"
         )
-        self._show(f"**Dry run: nothing was sent.**\n\n```http\n{text}\n```", f"Dry run: nothing was sent.\n{text}")
-
-    def _show(self, markdown: str, plain: str) -> None:
-        from IPython.display import display
-
-        if in_terminal(self.shell):
-            print(plain)
-        else:
-            display(bundle(markdown, plain), raw=True)
-
-    # --- subcommands ------------------------------------------------------------------------
-    def _subcommand(self, line: str) -> Any:
-        words = line.split()
-        if not words:
-            return self._help()
-        name, rest = words[0].lower(), words[1:]
-        if name not in SUBCOMMANDS:
-            raise UsageError(
-                f"Unknown subcommand {words[0]!r}: use one of {', '.join(SUBCOMMANDS)} "
-                "(to ask a question, start a cell with %%haoee)"
-            )
-        from . import _subcommands
-
-        return getattr(_subcommands, name)(self, rest)
-
-    def _help(self) -> None:
-        from . import _subcommands
-
-        _subcommands.help(self, [])
-
-
-def _shorten_images(body: dict[str, Any]) -> dict[str, Any]:
-    """Data URLs are long: show their start and size in a dry run."""
-    text = json.dumps(body, ensure_ascii=False)
-    if "data:image" not in text:
-        return body
-    shown = json.loads(text)
-    for message in shown.get("input", []) if isinstance(shown.get("input"), list) else []:
-        for part in message.get("content", []) if isinstance(message, dict) else []:
-            url = part.get("image_url", "") if isinstance(part, dict) else ""
-            if url.startswith("data:") and len(url) > 80:
-                part["image_url"] = f"{url[:40]}… ({len(url):,} characters)"
-    return shown
 
 
 def load(ipython: Any) -> None:
@@ -401,30 +197,11 @@ def load(ipython: Any) -> None:
 
 
 def unload(ipython: Any) -> None:
-    """Leave no trace: no magic, no offline server, no open client, and the session settings as
-    they were before loading, so a plain ``Client()`` afterwards reads the environment again."""
+    """Leave no trace: no magic, no offline server, no open client. Nothing global was set, so
+    a plain ``Client()`` reads its arguments and the environment as before."""
     magics = ipython.magics_manager.registry.pop("Haoee", None)
     if magics is None:
         return
     for kind in ("line", "cell"):
         ipython.magics_manager.magics[kind].pop("haoee", None)
-    if magics.offline_server is not None:
-        magics.offline_server.stop()
-        magics.offline_server = None
-    sync_client = magics._clients.pop("sync", None)
-    if sync_client is not None:
-        sync_client.close()
-    magics._clients.clear()  # an AsyncClient closes with its event loop; only the reference goes
-    for name in SHARED_SETTINGS:
-        if name in magics._session_before:
-            _settings.session[name] = magics._session_before[name]
-        else:
-            _settings.session.pop(name, None)
-
-
-def magics_for(shell: Any) -> Haoee:
-    """The shell's Haoee magics (loading the extension if needed): the form shares its session."""
-    registry = shell.magics_manager.registry
-    if "Haoee" not in registry:
-        load(shell)
-    return registry["Haoee"]  # type: ignore[no-any-return]
+    magics.state.close()

@@ -1,9 +1,10 @@
-"""What a notebook session remembers: its calls, token totals and named chats."""
+"""What a notebook session remembers: its recent calls, token totals and named chats."""
 
 from __future__ import annotations
 
 import html
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,28 +14,113 @@ from ..client._models import Response, Usage
 RESPONSE_VAR, USAGE_VAR, TOTAL_VAR = "haoee_response", "haoee_usage", "haoee_usage_total"
 
 
-@dataclass
 class Call:
     """One call made from the notebook: what was asked, what came back, what it cost.
 
-    ``text`` holds the streamed text as it arrives, so it survives an error or interrupt
-    even when no Response was assembled.
+    While an answer streams, its deltas are kept as a list of pieces (appending never copies
+    the text so far); :attr:`text` joins them when asked, once per change. When the final
+    Response holds the text, the pieces are dropped: a finished call keeps its answer once.
+
+    >>> call = Call(body={"model": "gpt-4.1", "input": "hi"})
+    >>> call.add_text("Hel"); call.add_text("lo")
+    >>> call.text
+    'Hello'
     """
 
-    body: dict[str, Any]
-    source: str = "magic"
-    chat: str | None = None
-    started_at: float = field(default_factory=time.time)
-    latency: float | None = None
-    text: str = ""
-    response: Response | None = None
-    error: BaseException | None = None
-    interrupted: bool = False
-    cached: bool = False  # for the planned response cache; nothing sets it yet
+    def __init__(
+        self,
+        body: dict[str, Any],
+        source: str = "magic",
+        chat: str | None = None,
+        *,
+        cell: int | None = None,
+        text: str = "",
+        response: Response | None = None,
+        error: BaseException | None = None,
+        interrupted: bool = False,
+        latency: float | None = None,
+    ) -> None:
+        self.body = body
+        self.source = source
+        self.chat = chat
+        self.cell = cell  # the execution count of the cell it came from, when known
+        self.number: int | None = None  # its place in the session, set when it is recorded
+        self.started_at = time.time()
+        self.latency = latency
+        self.error = error
+        self.interrupted = interrupted
+        self._pieces: list[str] = [text] if text else []
+        self._joined: str | None = None
+        self._reasoning: list[str] = []
+        self._reasoning_joined: str | None = None
+        self._response: Response | None = None
+        self.response = response
 
+    def __repr__(self) -> str:
+        return f"<Call {self.model} {self.status}, {len(self.text):,} characters>"
+
+    # --- what arrives ---------------------------------------------------------------------
+    def add_text(self, delta: str) -> None:
+        """Keep one streamed piece of the answer."""
+        self._pieces.append(delta)
+        self._joined = None
+
+    def add_reasoning(self, delta: str) -> None:
+        """Keep one streamed piece of the reasoning summary."""
+        self._reasoning.append(delta)
+        self._reasoning_joined = None
+
+    @property
+    def response(self) -> Response | None:
+        return self._response
+
+    @response.setter
+    def response(self, response: Response | None) -> None:
+        self._response = response
+        if response is not None and response.text:  # it holds the text now: keep it once
+            self._pieces, self._joined = [], None
+        if response is not None and response.reasoning:
+            self._reasoning, self._reasoning_joined = [], None
+
+    @property
+    def text(self) -> str:
+        """The answer so far (all of it once the call is done)."""
+        if self._response is not None and not self._pieces:
+            return self._response.text
+        if self._joined is None:
+            self._joined = "".join(self._pieces)
+            self._pieces = [self._joined] if self._joined else []
+        return self._joined
+
+    #: The same as :attr:`text` (the name the displays used first).
+    answer = text
+
+    @property
+    def reasoning_text(self) -> str:
+        """The reasoning summary so far, as it streams (all of it once the call is done)."""
+        if self._response is not None and not self._reasoning:
+            return "\n\n".join(self._response.reasoning)
+        if self._reasoning_joined is None:
+            self._reasoning_joined = "".join(self._reasoning)
+            self._reasoning = [self._reasoning_joined] if self._reasoning_joined else []
+        return self._reasoning_joined
+
+    # --- what it was ------------------------------------------------------------------------
     @property
     def model(self) -> str:
         return str(self.body.get("model") or "")
+
+    @property
+    def prompt(self) -> str:
+        """The prompt text that was sent (the first text part when images came with it)."""
+        sent = self.body.get("input")
+        if isinstance(sent, list):
+            for message in sent:
+                for part in message.get("content", []) if isinstance(message, dict) else []:
+                    if isinstance(part, dict) and part.get("type") == "input_text":
+                        return str(part.get("text") or "")
+            return ""
+        return str(sent or "")
 
     @property
     def usage(self) -> Usage:
@@ -42,16 +128,12 @@ class Call:
 
     @property
     def status(self) -> str:
-        """completed, incomplete, failed, error or interrupted."""
+        """completed, incomplete, failed, error, interrupted or pending."""
         if self.interrupted:
             return "interrupted"
         if self.error is not None:
             return "failed" if type(self.error).__name__ == "ResponseFailedError" else "error"
         return self.response.status if self.response is not None else "pending"
-
-    @property
-    def answer(self) -> str:
-        return (self.response.text if self.response is not None else "") or self.text
 
 
 @dataclass(frozen=True)
@@ -77,7 +159,7 @@ class UsageTotal(Usage):
             for model, u in self.by_model.items()
         ]
         rows.append(
-            f"| **all ({self.calls} calls)** | {self.input_tokens:,} | {self.output_tokens:,} | {self.total_tokens:,} |"
+            f"| **all ({self.calls} call{'s' if self.calls != 1 else ''})** | {self.input_tokens:,} | {self.output_tokens:,} | {self.total_tokens:,} |"
         )
         return "| model | input | output | total |\n|---|--:|--:|--:|\n" + "\n".join(rows)
 
@@ -92,17 +174,31 @@ class Chat:
     turns: int = 0
 
 
+#: How many calls a session keeps in memory; the totals count every call.
+HISTORY = 100
+
+
 @dataclass
 class Session:
-    """Per-shell state shared by the magic and the forms."""
+    """What the magic and the forms of one shell share: recent calls, token totals, named chats.
 
-    calls: list[Call] = field(default_factory=list)
+    ``calls`` holds the last :data:`HISTORY` calls (oldest first); ``total`` counts them all.
+    """
+
+    calls: deque[Call] = field(default_factory=lambda: deque(maxlen=HISTORY))
     total: UsageTotal = field(default_factory=UsageTotal)
     chats: dict[str, Chat] = field(default_factory=dict)
     last_error: BaseException | None = None
 
+    def start_chat(self, name: str, instructions: str | None) -> Chat:
+        """The named chat, begun now if it is new (its instructions are resent every turn)."""
+        if name not in self.chats:
+            self.chats[name] = Chat(name, instructions=instructions)
+        return self.chats[name]
+
     def record(self, call: Call, namespace: dict[str, Any] | None) -> None:
         """Keep the call, add its tokens, and publish the variables to the user's namespace."""
+        call.number = self.total.calls + 1
         self.calls.append(call)
         if call.error is not None:
             self.last_error = call.error
@@ -120,18 +216,20 @@ class Session:
             namespace[TOTAL_VAR] = self.total
 
     def usage_table(self) -> str:
-        """A Markdown table of this session's calls and totals."""
+        """A Markdown table of this session's recent calls and its totals."""
         if not self.calls:
             return "No calls yet in this session."
         lines = ["| # | model | status | input | output | total | latency |", "|--:|---|---|--:|--:|--:|--:|"]
-        for number, call in enumerate(self.calls, 1):
+        for call in self.calls:
             u = call.usage
             latency = f"{call.latency:.1f} s" if call.latency is not None else ""
             lines.append(
-                f"| {number} | {html.escape(call.model)} | {call.status} | {u.input_tokens:,} | {u.output_tokens:,} | {u.total_tokens:,} | {latency} |"
+                f"| {call.number} | {html.escape(call.model)} | {call.status} | {u.input_tokens:,} | {u.output_tokens:,} | {u.total_tokens:,} | {latency} |"
             )
         t = self.total
         lines.append(
-            f"| | **total** | {t.calls} calls | {t.input_tokens:,} | {t.output_tokens:,} | {t.total_tokens:,} | |"
+            f"| | **total** | {t.calls} call{'s' if t.calls != 1 else ''} | {t.input_tokens:,} | {t.output_tokens:,} | {t.total_tokens:,} | |"
         )
+        if t.calls > len(self.calls):
+            lines.append(f"\nThe table shows the last {len(self.calls)} calls; the total counts all {t.calls}.")
         return "\n".join(lines)

@@ -1,45 +1,121 @@
-"""``%haoee SUBCOMMAND``: config, key, usage, models, offline, form, chats, reset, error, help."""
+"""``%haoee SUBCOMMAND``: a registry of subcommands, each with its own parser.
+
+A subcommand is a function ``(state, args)`` registered with :func:`subcommand`, which declares
+its arguments; ``%haoee help`` and the README's reference are made from the registry, and an
+argument a subcommand does not take is refused with one line. To add one::
+
+    @subcommand(argument("-n", type=int, default=20, metavar="N", help="how many"))
+    def history(state: ShellState, args: argparse.Namespace) -> None:
+        \"\"\"Recent calls from the call log.\"\"\"
+"""
 
 from __future__ import annotations
 
 import argparse
 import getpass
 import math
-import os
 import re
 import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from IPython.core.error import UsageError
+from IPython.core.error import StdinNotImplementedError, UsageError
 
 from ..client import _settings
 from ..client._exceptions import HaoeeError, MissingAPIKeyError
+from ._options import OptionError, split_line
 
 if TYPE_CHECKING:
-    from ._magics import Haoee
+    from ._state import ShellState
+
+Argument = tuple[tuple[str, ...], dict[str, Any]]
 
 
-def config(magics: Haoee, args: list[str]) -> None:
+def argument(*flags: str, **kwargs: Any) -> Argument:
+    """One argument of a subcommand, as ``ArgumentParser.add_argument`` takes it."""
+    return flags, kwargs
+
+
+class _Parser(argparse.ArgumentParser):
+    """Refuses bad arguments with one line that shows the usage."""
+
+    def error(self, message: str) -> Any:
+        message = re.sub(r"^argument [^:]+: (?=-)", "", message)  # our own sentence names the option
+        raise UsageError(f"{self.prog}: {message} (usage: {self.usage_line()})")
+
+    def usage_line(self) -> str:
+        return " ".join(self.format_usage().split()).removeprefix("usage: ")
+
+
+@dataclass(frozen=True)
+class Subcommand:
+    name: str
+    run: Callable[[ShellState, argparse.Namespace], Any]
+    summary: str
+    arguments: tuple[Argument, ...]
+
+    def parser(self) -> _Parser:
+        parser = _Parser(prog=f"%haoee {self.name}", add_help=False, allow_abbrev=False)
+        for flags, kwargs in self.arguments:
+            parser.add_argument(*flags, **kwargs)
+        return parser
+
+    def usage(self) -> str:
+        return self.parser().usage_line()
+
+
+#: Every subcommand, in the order ``%haoee help`` lists them.
+SUBCOMMANDS: dict[str, Subcommand] = {}
+
+
+def subcommand(*arguments: Argument) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register the decorated function as ``%haoee <its name>``; its docstring's first line is its summary."""
+
+    def register(function: Callable[..., Any]) -> Callable[..., Any]:
+        name = function.__name__.rstrip("_")
+        summary = (function.__doc__ or "").strip().splitlines()[0]
+        SUBCOMMANDS[name] = Subcommand(name, function, summary, arguments)
+        return function
+
+    return register
+
+
+def dispatch(state: ShellState, line: str) -> Any:
+    """Run the ``%haoee`` line: a subcommand and its arguments (nothing: help)."""
+    try:
+        words = split_line(line)
+    except OptionError as e:
+        raise UsageError(f"%haoee: {e}") from e
+    if not words:
+        words = ["help"]
+    command = SUBCOMMANDS.get(words[0].lower())
+    if command is None:
+        raise UsageError(
+            f"Unknown subcommand {words[0]!r}: use one of {', '.join(SUBCOMMANDS)} "
+            "(to ask a question, start a cell with %%haoee)"
+        )
+    return command.run(state, command.parser().parse_args(words[1:]))
+
+
+# --- the subcommands ------------------------------------------------------------------------
+
+
+@subcommand()
+def config(state: ShellState, args: argparse.Namespace) -> None:
     """The settings in effect and where each comes from; the key masked."""
-    # The values the client will use come from _settings, the one place that resolves them.
-    resolved = {
+    settings = state.settings
+    # The values the client will use, resolved as the client resolves them.
+    resolvers = {
         "model": _settings.resolve_model,
         "base_url": _settings.resolve_base_url,
         "api_key": _settings.resolve_api_key,
     }
     rows = []
-    for name, env in (("model", "HAOEE_MODEL"), ("base_url", "HAOEE_BASE_URL"), ("api_key", "HAOEE_API_KEY")):
-        source = (
-            "%config Haoee." + name
-            if getattr(magics, name)
-            else "$" + env
-            if os.environ.get(env, "").strip()
-            else "default"
-        )
-        if magics.offline_server is not None and name in ("base_url", "api_key"):
-            source = "%haoee offline"
+    for name, resolver in resolvers.items():
+        source = state.source(name)
         try:
-            value = resolved[name]()
+            value = resolver(str(getattr(settings, name) or "") or None)
         except MissingAPIKeyError:
             rows.append((name, "", "not set: run %haoee key"))
             continue
@@ -47,23 +123,14 @@ def config(magics: Haoee, args: list[str]) -> None:
             rows.append((name, f"unusable: {e}", source))
             continue
         rows.append((name, _settings.mask(value) if name == "api_key" else value, source))
-    for name in (
-        "instructions",
-        "temperature",
-        "max_output_tokens",
-        "stream",
-        "format",
-        "timeout",
-        "connect_timeout",
-        "max_retries",
-        "updates_per_second",
-    ):
-        rows.append((name, repr(getattr(magics, name)), "%config Haoee." + name))
+    configurable = set(settings.trait_names(config=True))
+    for name in (name for name in vars(type(settings)) if name in configurable and name not in resolvers):
+        rows.append((name, repr(getattr(settings, name)), state.source(name)))
     markdown = "| setting | value | from |\n|---|---|---|\n" + "\n".join(
         f"| {n} | {_code(v)} | {s} |" for n, v, s in rows
     )
     plain = "\n".join(f"{n:18} {v:40} {s}" for n, v, s in rows)
-    magics._show(markdown, plain)
+    state.show(markdown, plain)
 
 
 def _code(value: str) -> str:
@@ -80,122 +147,166 @@ def _code(value: str) -> str:
     return f"{fence}{pad}{value}{pad}{fence}"
 
 
-def key(magics: Haoee, args: list[str]) -> None:
-    """Ask for the API key without echoing it; it is kept for this session only."""
-    entered = getpass.getpass("Haoee API key (input hidden): ").strip()
+@subcommand()
+def key(state: ShellState, args: argparse.Namespace) -> None:
+    """Ask for the API key without echoing it; %%haoee and the form use it for this session."""
+    try:
+        entered = getpass.getpass("Haoee API key (input hidden): ").strip()
+    except (StdinNotImplementedError, EOFError) as e:
+        raise UsageError(
+            "This frontend cannot ask for input, so %haoee key cannot read a key here: set HAOEE_API_KEY "
+            "in the environment before starting Jupyter (or %config Haoee.api_key = '...', which keeps it in the notebook)"
+        ) from e
     if not entered:
         print("No key entered; nothing changed.")
         return
-    magics.api_key = entered
-    print(f"Key set for this session ({_settings.mask(entered)}).")
+    state.assign("api_key", entered, "%haoee key")
+    print(
+        f"Key set for %%haoee and the form in this session ({_settings.mask(entered)}); "
+        "a haoee_jupyter.Client() you make yourself reads its api_key argument or $HAOEE_API_KEY."
+    )
 
 
-def usage(magics: Haoee, args: list[str]) -> None:
+@subcommand()
+def usage(state: ShellState, args: argparse.Namespace) -> None:
     """A table of this session's calls and token totals."""
-    table = magics.session.usage_table()
-    magics._show(table, table)
+    table = state.session.usage_table()
+    state.show(table, table)
 
 
-def models(magics: Haoee, args: list[str]) -> None:
+@subcommand()
+def models(state: ShellState, args: argparse.Namespace) -> None:
     """The models the server lists at /v1/models."""
     try:
-        names = magics.client().models()
+        with state.lease() as client:
+            names = client.models()
     except HaoeeError as e:
         if getattr(e, "status_code", None) in (404, 405):
             raise UsageError(
                 f"This server does not list its models (/v1/models answered HTTP {e.status_code}); use -m with a model name you know"
             ) from e
         raise
-    magics._show("\n".join(f"- `{name}`" for name in names) or "(the server listed no models)", "\n".join(names))
+    state.show("\n".join(f"- `{name}`" for name in names) or "(the server listed no models)", "\n".join(names))
 
 
-def offline(magics: Haoee, args: list[str]) -> None:
-    """Start the offline demo server in this kernel and point the session at it."""
-    parser = argparse.ArgumentParser(prog="%haoee offline", add_help=False, exit_on_error=False)
-    parser.add_argument("action", nargs="?", choices=["start", "stop"], default="start")
-    parser.add_argument("--latency-ms", type=float, default=None)
+def _latency(text: str) -> float:
     try:
-        options = parser.parse_args(args)
-    except (argparse.ArgumentError, SystemExit) as e:
-        raise UsageError("Usage: %haoee offline [--latency-ms N] | %haoee offline stop") from e
-    if options.latency_ms is not None and not 0 <= options.latency_ms < math.inf:  # also nan
-        raise UsageError(
-            f"--latency-ms must be 0 or more (milliseconds between streamed tokens), not {options.latency_ms:g}"
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 <= value < math.inf:  # also nan
+        raise argparse.ArgumentTypeError(
+            f"--latency-ms must be 0 or more (milliseconds between streamed tokens), not {text}"
         )
-    if options.action == "stop":
-        if magics.offline_server is None:
-            print("The offline server is not running.")
-            return
-        magics.offline_server.stop()
-        magics.offline_server = None
-        magics.base_url, magics.api_key = magics._before_offline or ("", "")
-        print("Offline server stopped; the session uses your own settings again.")
-        return
-    if magics.offline_server is None:
-        from ..offline import OfflineServer
+    return value
 
-        magics._before_offline = (magics.base_url, str(magics.api_key or ""))
-        magics.offline_server = OfflineServer(
-            latency_ms=options.latency_ms if options.latency_ms is not None else 20
-        ).start()
-    elif options.latency_ms is not None:
-        magics.offline_server.latency_ms = options.latency_ms
-    magics.base_url, magics.api_key = magics.offline_server.url, "offline-demo"
+
+@subcommand(
+    argument(
+        "action",
+        nargs="?",
+        choices=["start", "stop"],
+        default="start",
+        metavar="start|stop",
+        help="start the server (the default), or stop it and go back to your own settings",
+    ),
+    argument("--latency-ms", type=_latency, metavar="N", help="milliseconds between streamed tokens (default 20)"),
+)
+def offline(state: ShellState, args: argparse.Namespace) -> None:
+    """Start the offline demo server in this kernel and point the session at it; no key needed."""
+    if args.action == "stop":
+        if args.latency_ms is not None:
+            raise UsageError("%haoee offline stop takes no --latency-ms (usage: %haoee offline stop)")
+        if state.stop_offline():
+            print("Offline server stopped; the session uses your own settings again.")
+        else:
+            print("The offline server is not running.")
+        return
+    server = state.start_offline(args.latency_ms)
     print(
-        f"Offline demo server at {magics.offline_server.url} ({magics.offline_server.latency_ms:g} ms per token); "
+        f"Offline demo server at {server.url} ({server.latency_ms:g} ms per token); "
         "this session now uses it, no key needed. `%haoee offline stop` goes back."
     )
 
 
-def form(magics: Haoee, args: list[str]) -> Any:
+@subcommand()
+def form(state: ShellState, args: argparse.Namespace) -> None:
     """Show the widget form."""
     from IPython.display import display
 
-    from ._form import form as make_form
+    from ._form import Form
 
-    display(make_form())
+    display(Form(state))
 
 
-def chats(magics: Haoee, args: list[str]) -> None:
+@subcommand()
+def chats(state: ShellState, args: argparse.Namespace) -> None:
     """The named conversations of this session."""
-    if not magics.session.chats:
-        magics._show(
+    if not state.session.chats:
+        state.show(
             "No chats yet: start one with `%%haoee --chat NAME`.", "No chats yet: start one with %%haoee --chat NAME."
         )
         return
-    rows = [(c.name, c.turns, c.last_response_id or "") for c in magics.session.chats.values()]
-    magics._show(
+    rows = [(c.name, c.turns, c.last_response_id or "") for c in state.session.chats.values()]
+    state.show(
         "| chat | turns | last response |\n|---|--:|---|\n" + "\n".join(f"| {n} | {t} | `{i}` |" for n, t, i in rows),
         "\n".join(f"{n}: {t} turns, last {i}" for n, t, i in rows),
     )
 
 
-def reset(magics: Haoee, args: list[str]) -> None:
+@subcommand(argument("name", nargs="?", metavar="NAME", help="the chat to forget (all of them when left out)"))
+def reset(state: ShellState, args: argparse.Namespace) -> None:
     """Forget one named chat, or all of them."""
-    if not args:
-        count = len(magics.session.chats)
-        magics.session.chats.clear()
+    chats = state.session.chats
+    if args.name is None:
+        count = len(chats)
+        chats.clear()
         print(f"Forgot {count} chat(s).")
-    elif args[0] in magics.session.chats:
-        del magics.session.chats[args[0]]
-        print(f"Forgot chat {args[0]!r}; its next turn starts a new conversation.")
+    elif args.name in chats:
+        del chats[args.name]
+        print(f"Forgot chat {args.name!r}; its next turn starts a new conversation.")
     else:
-        raise UsageError(f"No chat named {args[0]!r}; %haoee chats lists them")
+        raise UsageError(f"No chat named {args.name!r}; %haoee chats lists them")
 
 
-def error(magics: Haoee, args: list[str]) -> None:
+@subcommand()
+def error(state: ShellState, args: argparse.Namespace) -> None:
     """The full traceback of the last error, for when one line is not enough."""
-    last = magics.session.last_error
+    last = state.session.last_error
     if last is None:
         print("No error in this session.")
         return
     print("".join(traceback.format_exception(type(last), last, last.__traceback__)).rstrip())
 
 
-def help(magics: Haoee, args: list[str]) -> None:
-    """This list."""
-    from ._magics import SUBCOMMANDS  # the one list the magic dispatches on
+@subcommand()
+def help_(state: ShellState, args: argparse.Namespace) -> None:
+    """This list: every subcommand and its arguments."""
+    print(help_text())
 
-    lines = ["%%haoee [options]   ask: the cell is the prompt (%%haoee? lists every option)"]
-    lines += [f"%haoee {name:9} {globals()[name].__doc__.splitlines()[0]}" for name in SUBCOMMANDS]
-    print("\n".join(lines))
+
+def help_text() -> str:
+    """``%haoee help``: one line per subcommand (its usage and summary), its arguments below it."""
+    lines = [f"{'%%haoee [options]':34} ask: the cell is the prompt (%%haoee? lists every option)"]
+    for command in SUBCOMMANDS.values():
+        lines.append(f"{command.usage():34} {command.summary}")
+        for flags, kwargs in command.arguments:
+            lines.append(f"    {_argument_name(flags, kwargs):30} {kwargs.get('help', '')}")
+    return "\n".join(lines)
+
+
+def reference_markdown() -> str:
+    """The subcommands as a Markdown table, for the README."""
+    lines = ["| subcommand | what it does |", "|---|---|"]
+    for command in SUBCOMMANDS.values():
+        details = "".join(
+            f"<br>`{_argument_name(flags, kwargs)}`: {kwargs.get('help', '')}" for flags, kwargs in command.arguments
+        )
+        cells = [f"`{command.usage()}`", command.summary + details]
+        lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
+    return "\n".join(lines)
+
+
+def _argument_name(flags: tuple[str, ...], kwargs: dict[str, Any]) -> str:
+    metavar = kwargs.get("metavar") or flags[0]
+    return f"{flags[-1]} {metavar}" if flags[0].startswith("-") else metavar

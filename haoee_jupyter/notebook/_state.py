@@ -1,0 +1,230 @@
+"""What one IPython shell holds: its settings, session, clients and offline server.
+
+One :class:`ShellState` per shell, made by the ``Haoee`` magics when the extension loads (the
+settings are that class's traits, so ``%config Haoee.model`` keeps working) and reached from
+anywhere in the notebook layer with :func:`state_for`. Nothing here is global: two shells in one
+process each have their own key, clients and conversations.
+
+    state = state_for(get_ipython())
+    state.client()                # the shell's Client, built from its settings
+    state.source("model")         # where the model setting comes from, for %haoee config
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+from ._display import in_terminal
+from ._session import Session
+
+#: Settings the clients are built from: changing one replaces the shell's clients.
+CLIENT_SETTINGS = ("api_key", "base_url", "model", "timeout", "connect_timeout", "max_retries")
+#: The environment variable each setting falls back to when it is empty.
+ENVIRONMENT = {"api_key": "HAOEE_API_KEY", "base_url": "HAOEE_BASE_URL", "model": "HAOEE_MODEL"}
+
+
+class ShellState:
+    """The settings (an object with the ``Haoee`` traits), session, clients and offline server
+    of one shell.
+
+    The clients are built with the key, base URL and model of the settings, never from anything
+    global; when one of :data:`CLIENT_SETTINGS` changes, they are replaced and the old ones
+    closed (a client still streaming an answer is closed when that answer ends).
+    """
+
+    def __init__(self, settings: Any, shell: Any = None) -> None:
+        self.settings = settings
+        self.shell = shell
+        self.session = Session()
+        self.offline_server: Any = None
+        self._before_offline: dict[str, tuple[Any, str | None]] = {}
+        self._clients: dict[str, Any] = {}
+        self._leases: dict[int, int] = {}  # id(client) -> calls using it now
+        self._retired: list[Any] = []  # replaced while in use: closed when the last call ends
+        self._sources: dict[str, str] = {}
+        self._assigning: str | None = None
+        self._closing: set[asyncio.Task[None]] = set()
+
+    @property
+    def namespace(self) -> dict[str, Any]:
+        """The user's namespace (empty without a shell)."""
+        return self.shell.user_ns if self.shell is not None else {}
+
+    # --- settings, and where each comes from ------------------------------------------------
+    def assign(self, name: str, value: Any, source: str) -> None:
+        """Set a setting on behalf of a subcommand (``%haoee key``), remembering who set it."""
+        self._assigning = source
+        try:
+            setattr(self.settings, name, value)
+        finally:
+            self._assigning = None
+        self._sources[name] = source
+
+    def setting_changed(self, name: str) -> None:
+        """Called for every change of a setting, however it was made."""
+        self._sources[name] = self._assigning or f"%config Haoee.{name}"
+        if name in CLIENT_SETTINGS:
+            self.replace_clients()
+
+    def source(self, name: str) -> str:
+        """Where the value in effect comes from: ``%config Haoee.x``, ``%haoee key``,
+        ``%haoee offline``, ``$HAOEE_X`` or ``default``."""
+        value = getattr(self.settings, name)
+        if value not in (None, "") and value != self._default(name):
+            return self._sources.get(name, f"%config Haoee.{name}")
+        variable = ENVIRONMENT.get(name)
+        if variable and os.environ.get(variable, "").strip():
+            return "$" + variable
+        return "default"
+
+    def _default(self, name: str) -> Any:
+        defaults = getattr(self.settings, "trait_defaults", None)
+        return defaults(name) if defaults is not None else None
+
+    # --- clients ------------------------------------------------------------------------------
+    def client(self, kind: str = "sync") -> Any:
+        """The shell's Client (``kind="async"``: AsyncClient), built from the settings."""
+        client = self._clients.get(kind)
+        if client is None:
+            client = self._clients[kind] = self._build(kind)
+        return client
+
+    def _build(self, kind: str) -> Any:
+        import httpx
+
+        from ..client._client import AsyncClient, Client
+
+        settings = self.settings
+        factory = Client if kind == "sync" else AsyncClient
+        return factory(
+            api_key=str(settings.api_key or "") or None,
+            base_url=settings.base_url or None,
+            model=settings.model or None,
+            timeout=httpx.Timeout(settings.timeout, connect=settings.connect_timeout),
+            max_retries=settings.max_retries,
+        )
+
+    @contextlib.contextmanager
+    def lease(self) -> Iterator[Any]:
+        """The sync client for one call; if the settings change meanwhile, it is closed after."""
+        client = self.client("sync")
+        self._leases[id(client)] = self._leases.get(id(client), 0) + 1
+        try:
+            yield client
+        finally:
+            if self._release(client):
+                client.close()
+
+    @contextlib.asynccontextmanager
+    async def alease(self) -> AsyncIterator[Any]:
+        """The async client for one call, as :meth:`lease`."""
+        client = self.client("async")
+        self._leases[id(client)] = self._leases.get(id(client), 0) + 1
+        try:
+            yield client
+        finally:
+            if self._release(client):
+                await client.aclose()
+
+    def _release(self, client: Any) -> bool:
+        """Count one call off; True when the client was replaced and nothing uses it any more."""
+        left = self._leases.pop(id(client)) - 1
+        if left:
+            self._leases[id(client)] = left
+            return False
+        if client in self._retired:
+            self._retired.remove(client)
+            return True
+        return False
+
+    def replace_clients(self) -> None:
+        """Forget the clients (the next call builds new ones from the settings) and close them."""
+        clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
+            if self._leases.get(id(client)):
+                self._retired.append(client)
+            elif hasattr(client, "aclose"):
+                self._close_later(client)
+            else:
+                client.close()
+
+    def _close_later(self, client: Any) -> None:
+        # An AsyncClient's connections belong to the event loop that opened them: close it there.
+        # With no loop running (not in a kernel), there is nothing to close it on; dropping it
+        # leaves its connections to that loop.
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        task = loop.create_task(client.aclose())
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+
+    async def aclose(self) -> None:
+        """Close both clients now, from the running loop (for tests and scripts)."""
+        clients, self._clients = dict(self._clients), {}
+        if "sync" in clients:
+            clients["sync"].close()
+        if "async" in clients:
+            await clients["async"].aclose()
+
+    def close(self) -> None:
+        """What ``%unload_ext`` does: close the clients and stop the offline server."""
+        self.stop_offline()
+        self.replace_clients()
+
+    # --- the offline demo server --------------------------------------------------------------
+    def start_offline(self, latency_ms: float | None) -> Any:
+        """Start the offline server (or change its latency) and point the settings at it."""
+        if self.offline_server is None:
+            from ..offline import OfflineServer
+
+            self._before_offline = {
+                name: (getattr(self.settings, name), self._sources.get(name)) for name in ("base_url", "api_key")
+            }
+            self.offline_server = OfflineServer(latency_ms=20 if latency_ms is None else latency_ms).start()
+        elif latency_ms is not None:
+            self.offline_server.latency_ms = latency_ms
+        self.assign("base_url", self.offline_server.url, "%haoee offline")
+        self.assign("api_key", "offline-demo", "%haoee offline")
+        return self.offline_server
+
+    def stop_offline(self) -> bool:
+        """Stop the offline server and restore the settings it replaced; False if none ran."""
+        if self.offline_server is None:
+            return False
+        self.offline_server.stop()
+        self.offline_server = None
+        for name, (value, source) in self._before_offline.items():
+            self.assign(name, value, source or "")
+            if source is None:
+                del self._sources[name]
+        self._before_offline = {}
+        return True
+
+    # --- output -------------------------------------------------------------------------------
+    def show(self, markdown: str, plain: str) -> None:
+        """Show a subcommand's answer: Markdown in a notebook, plain text in a terminal."""
+        if in_terminal(self.shell):
+            print(plain)
+            return
+        from IPython.display import display
+
+        from ..render import bundle
+
+        display(bundle(markdown, plain), raw=True)
+
+
+def state_for(shell: Any) -> ShellState:
+    """The shell's state, loading the extension first if it is not loaded."""
+    magics = shell.magics_manager.registry.get("Haoee")
+    if magics is None:
+        shell.extension_manager.load_extension("haoee_jupyter")
+        magics = shell.magics_manager.registry.get("Haoee")
+    if magics is None:
+        raise RuntimeError("The haoee_jupyter extension could not be loaded; run %load_ext haoee_jupyter")
+    return magics.state  # type: ignore[no-any-return]
