@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from ._version import __version__ as __version__  # the package root names it too
 
 # name -> module that defines it; resolved lazily by __getattr__ (PEP 562).
 _EXPORTS = {

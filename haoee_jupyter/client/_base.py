@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from .. import __version__
+from .._version import __version__
 from . import _errors, _settings
 from ._exceptions import APIConnectionError, APIStatusError, ConfigurationError, HaoeeError, ProtocolError
 from ._models import Response

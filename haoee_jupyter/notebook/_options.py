@@ -92,7 +92,7 @@ class Option:
             return text.lower()
         if self.kind == "name":
             if not text.isidentifier():
-                raise OptionError(f"{text!r} is not a valid Python variable name")
+                raise OptionError(f"{name} must be a Python variable name, not {text!r}")
             return text
         return text
 
