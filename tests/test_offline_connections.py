@@ -113,6 +113,37 @@ CASES = {
         for fault in ("429", "500", "truncated", "malformed", "error-event", "failed")
         for stream in (False, True)
     },
+    **{
+        f"{endpoint}-{fault}{'-stream' if stream else ''}": http_request(
+            "POST", path, {**body, "model": f"fault-{fault}" if fault != "ok" else "m", "stream": stream}
+        )
+        for endpoint, path, body in (
+            ("chat", "/v1/chat/completions", {"messages": [{"role": "user", "content": "hi"}]}),
+            ("image", "/v1/images/generations", {"prompt": "a fox", "size": "32x32", "partial_images": 1}),
+        )
+        for fault in ("ok", "429", "502", "truncated", "malformed", "error-event", "failed")
+        for stream in (False, True)
+    },
+    **{
+        f"video-{fault}": http_request("POST", "/v1/videos", {"prompt": "a cat", "model": f"fault-{fault}"})
+        for fault in ("429", "503", "truncated", "malformed", "failed")
+    },
+    "video-list": http_request("GET", "/v1/videos"),
+    "video-missing": http_request("GET", "/v1/videos/video_nope/content"),
+    "image-download-missing": http_request("GET", "/v1/files/images/img_nope.png", headers=""),
+    "edit-not-multipart": http_request("POST", "/v1/images/edits", raw=b"--x--"),
+}
+ANNOUNCED = {
+    "too-large",
+    "bad-chunked",
+    "client-asks-to-close",
+    "fault-truncated",
+    "fault-malformed-stream",
+    "chat-truncated",
+    "chat-malformed-stream",
+    "image-truncated",
+    "image-malformed-stream",
+    "video-truncated",
 }
 
 
@@ -120,7 +151,7 @@ CASES = {
 def test_every_close_is_announced(offline_server: OfflineServer, case: str) -> None:
     status, headers, _body = check_keep_alive_honesty(offline_server, CASES[case])
     assert 200 <= status < 600
-    if case in ("too-large", "bad-chunked", "fault-truncated", "fault-malformed-stream", "client-asks-to-close"):
+    if case in ANNOUNCED:
         assert headers.get("connection") == "close", case
 
 

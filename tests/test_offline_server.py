@@ -449,7 +449,9 @@ def test_models_and_unknown_urls(offline_server: OfflineServer) -> None:
     assert listing["object"] == "list"
     assert [m["id"] for m in listing["data"]] == list(MODELS)
     assert all(m["object"] == "model" and m["owned_by"] == "haoee-offline" for m in listing["data"])
-    assert HTTP.post(f"{offline_server.url}/chat/completions", headers=AUTH, json={}).status_code == 404
+    unknown = HTTP.post(f"{offline_server.url}/completions", headers=AUTH, json={})
+    assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "unknown_url"
+    assert HTTP.get(f"{offline_server.url}/chat/completions", headers=AUTH).status_code == 404  # POST only
     bare = HTTP.post(
         f"http://127.0.0.1:{offline_server.port}/responses", headers=AUTH, json={"model": "m", "input": "x"}
     )
@@ -735,6 +737,32 @@ def test_cli_serves_and_exits_cleanly(signum: int) -> None:
     finally:
         process.kill()
     assert process.returncode == 0 and err == "" and out == ""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_cli_serves_chat_images_and_videos() -> None:
+    process = run_cli("--port", "0", "--latency-ms", "0", "--video-ms", "0")
+    try:
+        assert process.stdout is not None
+        url = process.stdout.readline().split(" on ", 1)[1].split(" ", 1)[0]
+        with httpx.Client(base_url=url, headers=AUTH, timeout=5) as client:
+            chat = client.post(
+                "/chat/completions", json={"model": "m", "messages": [{"role": "user", "content": "hi"}]}
+            )
+            assert chat.json()["choices"][0]["message"]["content"]
+            image = client.post("/images/generations", json={"prompt": "a fox", "size": "32x32"})
+            assert image.json()["data"][0]["b64_json"].startswith("iVBORw0KGgo")
+            job = client.post("/videos", files=[("prompt", (None, "a cat"))]).json()
+            assert client.get(f"/videos/{job['id']}").json()["status"] == "completed"
+            assert client.get(f"/videos/{job['id']}/content").content[4:8] == b"ftyp"
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=5)
+    finally:
+        process.kill()
+    assert process.returncode == 0 and err == "" and out == ""
+    refused = run_cli("--port", "0", "--video-ms", "-5")
+    _out, err = refused.communicate(timeout=5)
+    assert refused.returncode == 2 and "video_ms must be a number >= 0" in err
 
 
 def test_cli_refuses_other_hosts() -> None:

@@ -1,4 +1,4 @@
-"""Command line: ``python -m haoee_jupyter.offline --port PORT [--latency-ms N] [--host ADDR]``.
+"""Command line: ``python -m haoee_jupyter.offline --port PORT [--latency-ms N] [--video-ms N] [--host ADDR]``.
 
 Prints one line with the base URL, then serves until Ctrl-C or SIGTERM.
 
@@ -22,7 +22,10 @@ DEFAULT_PORT = 8765
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m haoee_jupyter.offline",
-        description="Serve the Haoee /v1/responses protocol offline, with demo answers.",
+        description=(
+            "Serve the Haoee API offline with demo answers: /v1/responses, /v1/chat/completions, "
+            "/v1/images/generations, /v1/images/edits, /v1/videos and /v1/models."
+        ),
     )
     parser.add_argument(
         "--port",
@@ -35,6 +38,12 @@ def _parser() -> argparse.ArgumentParser:
         type=float,
         default=20.0,
         help="milliseconds between streamed tokens (default 20)",
+    )
+    parser.add_argument(
+        "--video-ms",
+        type=float,
+        default=None,
+        help="milliseconds a video job takes from queued to completed (default 100 x --latency-ms)",
     )
     parser.add_argument(
         "--host",
@@ -51,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     if not is_loopback(args.host):
         parser.error(f"--host must be a loopback address (127.0.0.1, ::1, localhost), not {args.host!r}")
     try:
-        server = OfflineServer(port=args.port, latency_ms=args.latency_ms, host=args.host)
+        server = OfflineServer(port=args.port, latency_ms=args.latency_ms, host=args.host, video_ms=args.video_ms)
         server.start()
     except ValueError as exc:
         parser.error(str(exc))

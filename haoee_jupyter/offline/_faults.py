@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any, Literal
 
+from ._events import FAULT_AFTER_DELTAS
 from ._exchange import Disconnect, Reply, error_reply, html_reply, json_bytes
 from ._protocol import fault_error
 
@@ -26,9 +27,6 @@ __all__ = [
 
 JSON_STATUS_FAULTS = ("429", "401", "403", "404")
 PROXY_STATUS_FAULTS = ("500", "502", "503")
-
-FAULT_AFTER_DELTAS = 3
-"""Stream faults strike after this many text deltas, so clients have partial text to keep."""
 
 
 def status_fault_reply(fault: str, model: str) -> Reply | None:

@@ -9,21 +9,28 @@ recordings); the HTTP layer turns an `ApiError` into a status line and a JSON bo
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
+from ._errors import ApiError, check_number, invalid_type, missing
+
 __all__ = [
+    "CHAT_MODELS",
     "FAULTS",
     "FAULT_MODEL_PREFIX",
+    "IMAGE_MODELS",
     "MIN_OUTPUT_TOKENS",
     "MODELS",
+    "VIDEO_MODELS",
     "WEB_SEARCH_TOOLS",
     "ApiError",
     "ParsedRequest",
     "fault_error",
     "fault_for_model",
     "html_error_page",
+    "is_reasoner",
     "normalize_fault",
     "parse_request",
 ]
@@ -47,39 +54,29 @@ FAULTS = (
 
 FAULT_MODEL_PREFIX = "fault-"
 
-MODELS = ("gpt-4.1", "gpt-5.2", "deepseek-v4-flash", "qwen3-max", "offline-demo")
+CHAT_MODELS = ("gpt-4.1", "gpt-5.2", "deepseek-v4-flash", "qwen3-max", "offline-demo", "deepseek-reasoner")
+IMAGE_MODELS = ("gpt-image-1", "gpt-image-2", "nano-banana-2")
+VIDEO_MODELS = ("sora-2", "sora-2-pro")
+MODELS = CHAT_MODELS + IMAGE_MODELS + VIDEO_MODELS
 """Model ids listed by `GET /v1/models`; any other model name is accepted too."""
+
+_REASONER = re.compile(r"reasoner|thinking|(?:^|[-_/.])r1(?:$|[-_.])", re.IGNORECASE)
+
+
+def is_reasoner(model: str) -> bool:
+    """Whether a chat model streams `reasoning_content` first, as DeepSeek's reasoners do.
+
+    >>> is_reasoner("deepseek-reasoner"), is_reasoner("deepseek-r1-0528"), is_reasoner("gpt-4.1")
+    (True, True, False)
+    """
+    return bool(_REASONER.search(model))
+
 
 WEB_SEARCH_TOOLS = frozenset(
     {"web_search", "web_search_2025_08_26", "web_search_preview", "web_search_preview_2025_03_11"}
 )
 
 MIN_OUTPUT_TOKENS = 16
-
-
-@dataclass
-class ApiError(Exception):
-    """An error the server answers with `{"error": {message, type, param, code}}`."""
-
-    status: int
-    message: str
-    type: str = "invalid_request_error"
-    param: str | None = None
-    code: str | None = None
-    headers: dict[str, str] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        super().__init__(self.message)
-
-    def body(self) -> dict[str, Any]:
-        return {
-            "error": {
-                "message": self.message,
-                "type": self.type,
-                "param": self.param,
-                "code": self.code,
-            }
-        }
 
 
 def normalize_fault(name: str) -> str:
@@ -156,44 +153,6 @@ def fault_error(fault: str, model: str) -> ApiError:
     raise ValueError(f"fault {fault!r} is not a JSON error fault")
 
 
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int):
-        return "an integer"
-    if isinstance(value, float):
-        return "a decimal"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    return "an object"
-
-
-def _invalid_type(param: str, expected: str, value: Any) -> ApiError:
-    return ApiError(
-        400,
-        f"Invalid type for '{param}': expected {expected}, but got {_json_type(value)} instead.",
-        param=param,
-        code="invalid_type",
-    )
-
-
-def _missing(param: str) -> ApiError:
-    return ApiError(
-        400,
-        f"Missing required parameter: '{param}'.",
-        param=param,
-        code="missing_required_parameter",
-    )
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
 @dataclass(frozen=True)
 class ParsedRequest:
     """A validated `POST /v1/responses` body; `body` keeps the original for echoing."""
@@ -211,39 +170,17 @@ class ParsedRequest:
     store: bool
 
 
-def _check_number(body: Mapping[str, Any], param: str, low: float, high: float) -> None:
-    value = body.get(param)
-    if value is None:
-        return
-    if not _is_number(value):
-        raise _invalid_type(param, "a decimal", value)
-    if value < low:
-        raise ApiError(
-            400,
-            f"Invalid '{param}': decimal below minimum value. Expected a value >= {low:g}, but got {value} instead.",
-            param=param,
-            code="decimal_below_min_value",
-        )
-    if value > high:
-        raise ApiError(
-            400,
-            f"Invalid '{param}': decimal above maximum value. Expected a value <= {high:g}, but got {value} instead.",
-            param=param,
-            code="decimal_above_max_value",
-        )
-
-
 def _text_format(body: Mapping[str, Any]) -> Mapping[str, Any]:
     text = body.get("text")
     if text is None:
         return {"type": "text"}
     if not isinstance(text, Mapping):
-        raise _invalid_type("text", "an object", text)
+        raise invalid_type("text", "an object", text)
     fmt = text.get("format")
     if fmt is None:
         return {"type": "text"}
     if not isinstance(fmt, Mapping):
-        raise _invalid_type("text.format", "an object", fmt)
+        raise invalid_type("text.format", "an object", fmt)
     kind = fmt.get("type")
     if kind not in ("text", "json_object", "json_schema"):
         raise ApiError(
@@ -255,9 +192,9 @@ def _text_format(body: Mapping[str, Any]) -> Mapping[str, Any]:
     if kind == "json_schema":
         for key in ("name", "schema"):
             if key not in fmt:
-                raise _missing(f"text.format.{key}")
+                raise missing(f"text.format.{key}")
         if not isinstance(fmt["schema"], Mapping):
-            raise _invalid_type("text.format.schema", "an object", fmt["schema"])
+            raise invalid_type("text.format.schema", "an object", fmt["schema"])
     return fmt
 
 
@@ -266,7 +203,7 @@ def _uses_web_search(body: Mapping[str, Any]) -> bool:
     if tools is None:
         return False
     if not isinstance(tools, list):
-        raise _invalid_type("tools", "an array", tools)
+        raise invalid_type("tools", "an array", tools)
     if body.get("tool_choice") == "none":
         return False
     return any(isinstance(t, Mapping) and t.get("type") in WEB_SEARCH_TOOLS for t in tools)
@@ -278,23 +215,23 @@ def parse_request(body: Any) -> ParsedRequest:
         raise ApiError(400, "The request body must be a JSON object.", code="invalid_type")
     model = body.get("model")
     if model is None:
-        raise _missing("model")
+        raise missing("model")
     if not isinstance(model, str):
-        raise _invalid_type("model", "a string", model)
+        raise invalid_type("model", "a string", model)
     if "input" not in body or body["input"] is None:
-        raise _missing("input")
+        raise missing("input")
     input_value = body["input"]
     if not isinstance(input_value, (str, list)):
-        raise _invalid_type("input", "a string or an array of input items", input_value)
+        raise invalid_type("input", "a string or an array of input items", input_value)
     instructions = body.get("instructions")
     if instructions is not None and not isinstance(instructions, str):
-        raise _invalid_type("instructions", "a string", instructions)
-    _check_number(body, "temperature", 0, 2)
-    _check_number(body, "top_p", 0, 1)
+        raise invalid_type("instructions", "a string", instructions)
+    check_number(body, "temperature", 0, 2)
+    check_number(body, "top_p", 0, 1)
     max_output_tokens = body.get("max_output_tokens")
     if max_output_tokens is not None:
         if not isinstance(max_output_tokens, int) or isinstance(max_output_tokens, bool):
-            raise _invalid_type("max_output_tokens", "an integer", max_output_tokens)
+            raise invalid_type("max_output_tokens", "an integer", max_output_tokens)
         if max_output_tokens < MIN_OUTPUT_TOKENS:
             raise ApiError(
                 400,
@@ -305,10 +242,10 @@ def parse_request(body: Any) -> ParsedRequest:
             )
     previous = body.get("previous_response_id")
     if previous is not None and not isinstance(previous, str):
-        raise _invalid_type("previous_response_id", "a string", previous)
+        raise invalid_type("previous_response_id", "a string", previous)
     reasoning = body.get("reasoning")
     if reasoning is not None and not isinstance(reasoning, Mapping):
-        raise _invalid_type("reasoning", "an object", reasoning)
+        raise invalid_type("reasoning", "an object", reasoning)
     summary = (reasoning or {}).get("summary") or (reasoning or {}).get("generate_summary")
     return ParsedRequest(
         body=body,

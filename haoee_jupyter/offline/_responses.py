@@ -35,7 +35,7 @@ from ._answers import (
 from ._protocol import ApiError, ParsedRequest
 from ._schema import instance_for
 
-__all__ = ["Conversations", "Draft", "Turn", "new_id", "text_part"]
+__all__ = ["Conversations", "Draft", "Turn", "answer_text", "new_id", "text_part"]
 
 
 def new_id(prefix: str) -> str:
@@ -108,8 +108,8 @@ def _echo(request: ParsedRequest) -> dict[str, Any]:
     }
 
 
-def _answer_text(request: ParsedRequest, answer_request: AnswerRequest) -> tuple[str, tuple[Citation, ...]]:
-    fmt = request.text_format
+def answer_text(fmt: Mapping[str, Any], answer_request: AnswerRequest) -> tuple[str, tuple[Citation, ...]]:
+    """The text of an answer in the requested text format (json_schema, json_object or text)."""
     seed = answer_request.prompt.text
     if fmt.get("type") == "json_schema":
         value = instance_for(fmt["schema"], seed=seed)
@@ -170,7 +170,7 @@ class Draft:
             earlier_prompts=earlier,
             web_search=request.web_search,
         )
-        text, citations = _answer_text(request, answer_request)
+        text, citations = answer_text(request.text_format, answer_request)
         cached = previous.context_tokens if previous else 0
         fmt = request.text_format
         input_tokens = (

@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from . import _api_responses
+from . import _api_chat, _api_images, _api_responses, _api_videos
 from ._exchange import Disconnect, Reply, Request, StreamReply, check_auth, json_reply
 from ._protocol import MODELS, ApiError
 from ._state import ServerState
@@ -21,7 +21,10 @@ __all__ = ["MODELS_CREATED", "route"]
 MODELS_CREATED = 1735689600  # 2025-01-01, a fixed date so listings are deterministic
 
 AnyReply = Reply | StreamReply | Disconnect
-_ROOT_TEXT = "Haoee offline demo server: POST /v1/responses with any Bearer key.\n"
+_ROOT_TEXT = (
+    "Haoee offline demo server: POST /v1/responses, /v1/chat/completions, /v1/images/generations, "
+    "/v1/images/edits and /v1/videos with any Bearer key.\n"
+)
 
 
 def _model(model_id: str) -> dict[str, Any]:
@@ -53,6 +56,16 @@ _ROUTES: list[tuple[str, re.Pattern[str], Callable[..., AnyReply]]] = [
         ("GET", r"/models/(?P<model_id>.+)", _get_model),
         ("POST", "/responses", _generation(_api_responses.create_response)),
         ("GET", r"/responses/(?P<response_id>[^/]+)", _api_responses.get_response),
+        ("POST", "/chat/completions", _generation(_api_chat.create_completion)),
+        ("POST", "/images/generations", _generation(_api_images.generate)),
+        ("POST", "/images/edits", _generation(_api_images.edit)),
+        ("GET", r"/files/images/(?P<name>[^/]+)", _api_images.download),
+        ("POST", "/videos", _generation(_api_videos.create)),
+        ("GET", "/videos", _api_videos.list_videos),
+        ("GET", "/videos/{video_id}", _api_videos.retrieve),
+        ("DELETE", "/videos/{video_id}", _api_videos.delete),
+        ("GET", "/videos/{video_id}/content", _api_videos.content),
+        ("POST", "/videos/{video_id}/remix", _generation(_api_videos.remix)),
     ]
 ]
 
