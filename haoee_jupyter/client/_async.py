@@ -102,14 +102,20 @@ class AsyncClient(BaseClient):
         queue = iter(enumerate(items))  # shared by the workers: each takes the next item when free
 
         async def work() -> None:
-            for index, item in queue:
-                try:
-                    result: MapResult = await self.respond(item, **params)
-                except HaoeeError as e:
-                    result = e
-                results[index] = result
-                if on_result is not None:
-                    on_result(index, result)
+            try:
+                for index, item in queue:
+                    try:
+                        result: MapResult = await self.respond(item, **params)
+                    except HaoeeError as e:
+                        result = e
+                    results[index] = result
+                    if on_result is not None:
+                        on_result(index, result)
+            except BaseException as e:
+                # A KeyboardInterrupt raised in a task leaves the event loop at once, past
+                # gather and the handler below: it gets the list here.
+                keep_partial(e, results)
+                raise
 
         http = self._pool.acquire(workers)
         tasks = [asyncio.ensure_future(work()) for _ in range(workers)]
