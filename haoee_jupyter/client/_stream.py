@@ -19,6 +19,7 @@ from ._errors import innermost, mark_billing
 from ._exceptions import ProtocolError, ResponseFailedError
 from ._models import Response, _int
 
+_scan: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 TERMINAL_EVENTS = frozenset({"response.completed", "response.incomplete", "response.failed"})
 
 
@@ -31,38 +32,40 @@ class SSEDecoder:
         self._data: list[str] = []
 
     def feed(self, chunk: bytes) -> list[str]:
-        self._buffer += self._text.decode(chunk)
-        # A lone trailing "\r" may be half of "\r\n": wait for the next chunk.
-        cut = len(self._buffer) - 1 if self._buffer.endswith("\r") else len(self._buffer)
-        lines = self._buffer[:cut].replace("\r\n", "\n").replace("\r", "\n").split("\n")
-        self._buffer = lines.pop() + self._buffer[cut:]
-        return [payload for line in lines if (payload := self._line(line)) is not None]
+        text = self._buffer + self._text.decode(chunk)
+        if "\r" in text:
+            # A lone trailing "\r" may be half of "\r\n": wait for the next chunk.
+            held = "\r" if text.endswith("\r") else ""
+            text = text[: len(text) - len(held)].replace("\r\n", "\n").replace("\r", "\n") + held
+        lines = text.split("\n")
+        self._buffer = lines.pop()
+        return self._lines(lines)
 
     def finish(self) -> list[str]:
         """Payloads still pending when the connection closed (a last frame with no blank line)."""
-        self._buffer += self._text.decode(b"", final=True)
-        lines = self._buffer.replace("\r\n", "\n").replace("\r", "\n").split("\n") + [""]
+        text = self._buffer + self._text.decode(b"", final=True)
         self._buffer = ""
-        return [payload for line in lines if (payload := self._line(line)) is not None]
+        return self._lines([*text.replace("\r\n", "\n").replace("\r", "\n").split("\n"), ""])
 
-    def _line(self, line: str) -> str | None:
-        if not line:
-            if not self._data:
-                return None
-            payload, self._data = "\n".join(self._data), []
-            return payload
-        if line.startswith(":"):
-            return None
-        if line.startswith(("{", "[DONE]")):
-            # A bare JSON line (some relays drop the "data:" prefix): one frame of its own.
-            if not self._data:
-                return line
-            self._data.append(line)
-            return None
-        name, _, value = line.partition(":")
-        if name == "data":
-            self._data.append(value[1:] if value.startswith(" ") else value)
-        return None  # event:, id:, retry: and unknown fields; we dispatch on data.type
+    def _lines(self, lines: list[str]) -> list[str]:
+        # The hot loop of every stream: one pass, no call per line.
+        payloads: list[str] = []
+        data = self._data
+        for line in lines:
+            if not line:  # a blank line ends a frame
+                if data:
+                    payloads.append(data[0] if len(data) == 1 else "\n".join(data))
+                    data = self._data = []
+            elif line[0] == "d" and (line.startswith("data:") or line == "data"):
+                data.append(line[6:] if line[5:6] == " " else line[5:])
+            elif line[0] == "{" or line.startswith("[DONE]"):
+                # A bare JSON line (some relays drop the "data:" prefix): one frame of its own.
+                if data:
+                    data.append(line)
+                else:
+                    payloads.append(line)
+            # ":" comments (relay pings), event:, id:, retry: and unknown fields: we dispatch on data.type
+        return payloads
 
 
 class _Text:
@@ -95,21 +98,42 @@ class StreamState:
         self.done = False
         self._texts: dict[int, _Text] = {}  # id(part) -> its streaming text
         self._reasoning_part: int | None = None  # id() of the reasoning part last passed to on_reasoning
+        # The text the last output_text delta went to, by its (output_index, content_index): the
+        # next delta almost always goes there too. Any other event may move parts: it forgets it.
+        self._last: tuple[int, int, _Text] | None = None
 
     # --- feeding ---------------------------------------------------------------------
     def feed_payload(self, payload: str) -> bool:
         """Handle one frame's data; True once the stream is over (terminal event or [DONE])."""
-        if payload.strip() == "[DONE]":
-            self.done = self.done or self.error_event is not None
-            return True
         try:
-            event = json.loads(payload)
-        except (ValueError, RecursionError) as e:
-            raise ProtocolError(
-                f"The stream sent data that is not JSON: {payload[:80]!r}", partial=self.partial()
-            ) from e
+            event, end = _scan(payload, 0)  # json.loads without its two Python layers: the hot path
+            if end != len(payload) and payload[end:].strip():
+                raise ValueError("extra data")
+        except (StopIteration, ValueError, RecursionError):
+            if payload.strip() == "[DONE]":
+                self.done = self.done or self.error_event is not None
+                return True
+            try:
+                event = json.loads(payload)  # leading spaces; or the error to report
+            except (ValueError, RecursionError) as e:
+                raise ProtocolError(
+                    f"The stream sent data that is not JSON: {payload[:80]!r}", partial=self.partial()
+                ) from e
         if not isinstance(event, dict):
             return False
+        if event.get("type") == "response.output_text.delta":
+            delta = event.get("delta")
+            last = self._last
+            if (
+                last is not None
+                and last[0] == _index(event, "output_index")
+                and last[1] == _index(event, "content_index")
+            ):
+                if isinstance(delta, str) and delta:
+                    last[2].chunks.append(delta)
+                    if self.on_text is not None:
+                        self.on_text(delta)
+                return False
         try:
             self.handle(event)
         except RecursionError as e:  # copying an absurdly nested item
@@ -118,8 +142,14 @@ class StreamState:
 
     def handle(self, event: dict[str, Any]) -> None:
         kind = str(event.get("type") or ("error" if event.get("error") else ""))
-        if kind == "response.output_text.delta":  # the hot path first
-            self._append(self._part(event, "output_text"), "text", event.get("delta"), "text")
+        self._last = None
+        if kind == "response.output_text.delta":
+            target = self._part(event, "output_text")
+            self._append(target, "text", event.get("delta"), "text")
+            text = self._texts.get(id(target))
+            output, content = _index(event, "output_index"), _index(event, "content_index")
+            if text is not None and output >= 0 and content >= 0:
+                self._last = (output, content, text)
         elif kind in ("response.reasoning_summary_text.delta", "response.reasoning_text.delta"):
             self._append(self._reasoning(event, kind), "text", event.get("delta"), "reasoning")
         elif kind in TERMINAL_EVENTS or kind in ("response.created", "response.in_progress", "response.queued"):
@@ -221,6 +251,7 @@ class StreamState:
 
     def _flush(self, part: dict[str, Any] | None = None) -> None:
         """Write streamed chunks into their parts (one part, or all of them)."""
+        self._last = None
         texts = [self._texts.pop(id(part))] if part is not None and id(part) in self._texts else []
         if part is None:
             texts, self._texts = list(self._texts.values()), {}
@@ -260,6 +291,12 @@ class StreamState:
         if response.status == "failed":
             raise _failed(self.error_event or response.error or {}, response)
         return response
+
+
+def _index(event: dict[str, Any], key: str) -> int:
+    """An index as the fast path compares it: a whole number, 0 when missing, -1 for anything else."""
+    value = event.get(key, 0)
+    return value if type(value) is int and value >= 0 else -1
 
 
 def _slot(owner: dict[str, Any], key: str, index: Any, blank: dict[str, Any]) -> dict[str, Any]:
