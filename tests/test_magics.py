@@ -1017,13 +1017,26 @@ def test_key_subcommand_with_nothing_entered(
 
 def test_usage_subcommand_lists_the_calls(ip: InteractiveShell) -> None:
     assert "No calls yet" in final_bundle(line_magic(ip, "usage"))["text/plain"]
-    ask(ip)
-    ask(ip, "-m gpt-5.2 --max-tokens 20")
+    with capture_output():
+        first = ip.execution_count
+        ip.run_cell("%%haoee\nExplain entropy | with `code`", store_history=True)
+        second = ip.execution_count
+        ip.run_cell(
+            "%%haoee -m gpt-5.2 --max-tokens 20\nA much longer prompt that goes on\nand on past forty",
+            store_history=True,
+        )
     table = final_bundle(line_magic(ip, "usage"))["text/markdown"]
     total = ip.user_ns["haoee_usage_total"]
-    assert re.search(r"^\| 1 \| gpt-4\.1 \| completed \|", table, re.M)
-    assert re.search(r"^\| 2 \| gpt-5\.2 \| incomplete \|", table, re.M)
-    assert f"2 calls | {total.input_tokens:,} | {total.output_tokens:,} | {total.total_tokens:,}" in table
+    rows = [[cell.strip() for cell in re.split(r"(?<!\\)\|", line)[1:-1]] for line in table.splitlines()[2:]]
+    assert rows[0][:5] == ["1", f"In [{first}]", "Explain entropy \\| with \\`code\\`", "gpt-4.1", "completed"]
+    assert rows[1][:5] == ["2", f"In [{second}]", "A much longer prompt that goes on and…", "gpt-5.2", "incomplete"]
+    assert rows[2][3:8] == [
+        "**total**",
+        "2 calls",
+        f"{total.input_tokens:,}",
+        f"{total.output_tokens:,}",
+        f"{total.total_tokens:,}",
+    ]
 
 
 def test_models_subcommand(ip: InteractiveShell) -> None:

@@ -164,7 +164,7 @@ class Haoee(Magics):
         view = TerminalView(prepared.format) if in_terminal(self.shell) else NotebookView(prepared.format)
         out = options.out
         try:
-            call = run(prepared, self.state, view, cell=getattr(self.shell, "execution_count", None))
+            call = run(prepared, self.state, view, cell=_cell_number(self.shell))
         except Interrupted as stop:
             if out and stop.call.text:
                 self.namespace[out] = stop.call.text
@@ -190,6 +190,16 @@ class Haoee(Magics):
         self.state.show(
             f"**Dry run: nothing was sent.**\n\n```http\n{text}\n```", f"Dry run: nothing was sent.\n{text}"
         )
+
+
+def _cell_number(shell: Any) -> int | None:
+    """The running cell's execution count (its In [n]), or None outside a cell.
+
+    Not ``shell.execution_count``: IPython 9 counts on before it runs the cell, IPython 8 after.
+    """
+    result = getattr(getattr(shell, "displayhook", None), "exec_result", None)
+    count = getattr(result, "execution_count", None)
+    return count if isinstance(count, int) else None
 
 
 def load(ipython: Any) -> None:

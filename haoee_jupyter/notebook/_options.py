@@ -67,6 +67,11 @@ class Option:
         """The long flag, as messages name the option."""
         return self.flags[-1]
 
+    @property
+    def every_flag(self) -> tuple[str, ...]:
+        """Its flags, and a toggle's ``--no-`` form last."""
+        return self.flags + (("--no-" + self.flag[2:],) if self.kind == "toggle" else ())
+
     def convert(self, text: str, name: str | None = None) -> Any:
         """The value of ``text``, or an OptionError; ``name`` is how the message names the option."""
         name = name or self.flag
@@ -121,11 +126,8 @@ class Option:
             raise argparse.ArgumentTypeError(str(e)) from None
 
 
-def _options(*rows: Option) -> tuple[Option, ...]:
-    return rows
-
-
-OPTIONS = _options(
+#: The table, in the order of ``%%haoee?``, the form and Copy as cell.
+OPTIONS: tuple[Option, ...] = (
     Option(
         "model",
         ("-m", "--model"),
@@ -358,7 +360,7 @@ def _flag_words(option: Option, value: Any, settings: Any) -> list[str]:
     if option.kind == "toggle":
         if value is None or (settings is not None and bool(value) == bool(setting)):
             return []
-        return [option.flag] if value else ["--no-" + option.flag.removeprefix("--")]
+        return [option.flag] if value else [option.every_flag[-1]]
     if option.kind == "list":
         return [word for item in value or () for word in (option.flags[0], str(item))]
     if value is None:
@@ -380,12 +382,7 @@ def quote(value: str) -> str:
 
 def all_flags(options: Iterable[Option] = OPTIONS) -> list[str]:
     """Every flag the magic accepts, with the ``--no-`` form of toggles."""
-    flags = []
-    for option in options:
-        flags += option.flags
-        if option.kind == "toggle":
-            flags.append("--no-" + option.flag.removeprefix("--"))
-    return flags
+    return [flag for option in options for flag in option.every_flag]
 
 
 def reference_markdown() -> str:
@@ -396,9 +393,7 @@ def reference_markdown() -> str:
     """
     lines = ["| option | what it does | sent as | default | form |", "|---|---|---|---|---|"]
     for option in OPTIONS:
-        flags = "/".join(option.flags)
-        if option.kind == "toggle":
-            flags += ", --no-" + option.flag.removeprefix("--")
+        flags = "/".join(option.every_flag)
         usage = f"`{flags} {option.metavar}`" if option.metavar else f"`{flags}`"
         cells = [
             usage.replace("|", "\\|"),

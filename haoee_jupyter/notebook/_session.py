@@ -216,20 +216,33 @@ class Session:
             namespace[TOTAL_VAR] = self.total
 
     def usage_table(self) -> str:
-        """A Markdown table of this session's recent calls and its totals."""
+        """A Markdown table of this session's recent calls (the cell or form each came from, and
+        the start of its prompt) and its totals."""
         if not self.calls:
             return "No calls yet in this session."
-        lines = ["| # | model | status | input | output | total | latency |", "|--:|---|---|--:|--:|--:|--:|"]
+        lines = [
+            "| # | from | prompt | model | status | input | output | total | latency |",
+            "|--:|---|---|---|---|--:|--:|--:|--:|",
+        ]
         for call in self.calls:
             u = call.usage
+            origin = f"In [{call.cell}]" if call.cell is not None else call.source
             latency = f"{call.latency:.1f} s" if call.latency is not None else ""
             lines.append(
-                f"| {call.number} | {html.escape(call.model)} | {call.status} | {u.input_tokens:,} | {u.output_tokens:,} | {u.total_tokens:,} | {latency} |"
+                f"| {call.number} | {origin} | {_cell_text(call.prompt)} | {html.escape(call.model)} | {call.status} | {u.input_tokens:,} | {u.output_tokens:,} | {u.total_tokens:,} | {latency} |"
             )
         t = self.total
         lines.append(
-            f"| | **total** | {t.calls} call{'s' if t.calls != 1 else ''} | {t.input_tokens:,} | {t.output_tokens:,} | {t.total_tokens:,} | |"
+            f"| | | | **total** | {t.calls} call{'s' if t.calls != 1 else ''} | {t.input_tokens:,} | {t.output_tokens:,} | {t.total_tokens:,} | |"
         )
         if t.calls > len(self.calls):
             lines.append(f"\nThe table shows the last {len(self.calls)} calls; the total counts all {t.calls}.")
         return "\n".join(lines)
+
+
+def _cell_text(prompt: str, limit: int = 40) -> str:
+    """The start of a prompt, on one line, safe inside a Markdown table cell."""
+    text = " ".join(prompt.split())
+    if len(text) > limit:
+        text = text[: limit - 1].rsplit(" ", 1)[0] + "…"
+    return html.escape(text).replace("|", "\\|").replace("`", "\\`")
