@@ -434,3 +434,28 @@ def test_map_of_500_at_concurrency_50_against_a_listen_backlog_of_5_loses_none()
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_dropping_an_async_client_in_its_loop_closes_its_pool(http_server, monkeypatch):
+    made: list[httpx.AsyncClient] = []
+    original = httpx.AsyncClient.__init__
+
+    def counting(self: httpx.AsyncClient, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        made.append(self)
+
+    monkeypatch.setattr(httpx.AsyncClient, "__init__", counting)
+    http_server.add(http_server.Reply(200, json.dumps(answer()).encode()))
+
+    async def main() -> None:
+        client = AsyncClient(api_key=KEY, base_url=http_server.url)
+        await client.respond("hi")
+        del client
+        gc.collect()
+        for _ in range(500):  # the close runs as a task on this loop
+            if made[0].is_closed:
+                break
+            await asyncio.sleep(0.01)
+
+    asyncio.run(main())
+    assert len(made) == 1 and made[0].is_closed
