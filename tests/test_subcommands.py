@@ -215,3 +215,14 @@ def test_key_in_a_kernel_without_stdin_says_what_to_do_in_one_line(tmp_path: Pat
     [line] = shown.text.strip().splitlines()
     assert line.startswith("UsageError: This frontend cannot ask for input") and "HAOEE_API_KEY" in line
     assert "Traceback" not in shown.text and "StdinNotImplementedError" not in shown.text
+
+
+def test_offline_stop_keeps_a_setting_made_while_it_ran(ip: InteractiveShell, magics: Any) -> None:
+    ip.run_line_magic("config", "Haoee.base_url = 'https://relay.example.org/v1'")
+    line_magic(ip, "offline --latency-ms 0")
+    ip.run_line_magic("config", f"Haoee.api_key = {KEY!r}")  # the user's own key, set meanwhile
+    line_magic(ip, "offline stop")
+    assert magics.base_url == "https://relay.example.org/v1"  # what offline replaced comes back
+    assert magics.api_key == KEY  # what the user set stays
+    found = sources(ip)
+    assert found["base_url"] == "%config Haoee.base_url" and found["api_key"] == "%config Haoee.api_key"

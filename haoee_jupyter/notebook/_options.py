@@ -247,7 +247,7 @@ OPTIONS: tuple[Option, ...] = (
         request="text.format",
         widget="text",
         label="Schema",
-        placeholder="variable name",
+        placeholder="a variable",
     ),
     Option(
         "images",
@@ -269,7 +269,7 @@ OPTIONS: tuple[Option, ...] = (
         request="previous_response_id",
         widget="text",
         label="Chat",
-        placeholder="conversation name",
+        placeholder="a name",
     ),
     Option("raw", ("--raw",), "Send the cell as is, without filling {variables}.", kind="switch"),
     Option(

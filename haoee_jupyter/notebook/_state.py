@@ -23,6 +23,7 @@ from ._session import Session
 
 #: Settings the clients are built from: changing one replaces the shell's clients.
 CLIENT_SETTINGS = ("api_key", "base_url", "model", "timeout", "connect_timeout", "max_retries")
+OFFLINE_KEY = "offline-demo"  # the offline server takes any key
 #: The environment variable each setting falls back to when it is empty.
 ENVIRONMENT = {"api_key": "HAOEE_API_KEY", "base_url": "HAOEE_BASE_URL", "model": "HAOEE_MODEL"}
 
@@ -190,16 +191,19 @@ class ShellState:
         elif latency_ms is not None:
             self.offline_server.latency_ms = latency_ms
         self.assign("base_url", self.offline_server.url, "%haoee offline")
-        self.assign("api_key", "offline-demo", "%haoee offline")
+        self.assign("api_key", OFFLINE_KEY, "%haoee offline")
         return self.offline_server
 
     def stop_offline(self) -> bool:
         """Stop the offline server and restore the settings it replaced; False if none ran."""
         if self.offline_server is None:
             return False
+        offline = {"base_url": self.offline_server.url, "api_key": OFFLINE_KEY}
         self.offline_server.stop()
         self.offline_server = None
         for name, (value, source) in self._before_offline.items():
+            if getattr(self.settings, name) != offline[name]:
+                continue  # set anew while the server ran: that stays
             self.assign(name, value, source or "")
             if source is None:
                 del self._sources[name]
