@@ -47,7 +47,7 @@ class Prepared:
     """A request ready to send, and what to do with its answer."""
 
     prompt: str  # interpolated
-    instructions: str | None  # interpolated; the chat's own when a chat turn gives none
+    instructions: str | None  # interpolated (a chat turn without any resends the chat's own)
     images: list[str]  # image URLs or data: URLs
     text_format: dict[str, Any] | None  # the request's text.format for --schema
     parse: Callable[[str], Any] | None  # turns the answer into the object asked for (json, schema)
