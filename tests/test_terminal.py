@@ -107,7 +107,7 @@ def test_terminal_view_prints_what_the_stream_did_not_carry(capsys) -> None:
     for response, expected in (
         (refusal, "The model refused: " + (refusal.refusal or "")),
         (web, web.citations[0].url),
-        (empty, "(no text; stopped: max_output_tokens)"),
+        (empty, "The output token limit (max_output_tokens) was reached before any answer text"),
     ):
         call = Call(body={"model": "m"}, response=response, latency=0.1)
         TerminalView().update(call, True)
