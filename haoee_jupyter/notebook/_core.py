@@ -11,7 +11,6 @@ The magic, the form (and batch runs and comparisons) all call the same functions
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from collections.abc import Callable
@@ -224,6 +223,8 @@ async def arun(
     prepared: Prepared, state: ShellState, view: View, *, source: str = "form", cell: int | None = None
 ) -> Call:
     """The same as :func:`run`, awaited; cancelling the task stops it and keeps the partial text."""
+    import asyncio
+
     throttle = _begin(prepared, state, view, source, cell)
     call = throttle.call
     try:

@@ -12,14 +12,16 @@ process each have their own key, clients and conversations.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._display import in_terminal
 from ._session import Session
+
+if TYPE_CHECKING:
+    import asyncio
 
 #: Settings the clients are built from: changing one replaces the shell's clients.
 CLIENT_SETTINGS = ("api_key", "base_url", "model", "timeout", "connect_timeout", "max_retries")
@@ -157,6 +159,8 @@ class ShellState:
         # An AsyncClient's connections belong to the event loop that opened them: close it there.
         # With no loop running (not in a kernel), there is nothing to close it on; dropping it
         # leaves its connections to that loop.
+        import asyncio
+
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
