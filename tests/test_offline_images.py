@@ -300,3 +300,9 @@ def test_faults(offline_server: OfflineServer) -> None:
         ).status_code
         == 404
     )
+
+
+def test_a_fault_model_wins_over_a_bad_body(offline_server: OfflineServer) -> None:
+    assert generate(offline_server, {"model": "fault-429", "prompt": "x", "size": "huge"}).status_code == 429
+    offline_server.inject("failed")
+    assert generate(offline_server, {"n": "lots"}).json()["error"]["code"] == "moderation_blocked"

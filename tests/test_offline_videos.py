@@ -236,3 +236,8 @@ def test_status_and_transport_faults_on_create(server: OfflineServer) -> None:
     assert get(server, f"/{job_id}").status_code == 200
     with pytest.raises(httpx.TransportError):
         create(server)
+
+
+def test_a_fault_model_wins_over_a_bad_body(server: OfflineServer) -> None:
+    reply = HTTP.post(f"{server.url}/videos", json={"model": "fault-429", "seconds": "forever"}, headers=AUTH)
+    assert reply.status_code == 429

@@ -76,7 +76,9 @@ def _fields(request: Request, edit: bool) -> tuple[Mapping[str, Any], tuple[byte
     return body, inputs
 
 
-def _serve(state: ServerState, request: Request, injected: str | None, *, edit: bool) -> Any:
+def _serve(
+    state: ServerState, request: Request, injected: str | None, *, edit: bool
+) -> Reply | StreamReply | Disconnect:
     fault = injected
     if fault is None:
         check_auth(request)
@@ -86,9 +88,9 @@ def _serve(state: ServerState, request: Request, injected: str | None, *, edit: 
             fault = fault_for_model(fields.get("model"))
         image_request = parse_image_request(fields, inputs=inputs, edit=edit)
     except ApiError:
-        if injected is None:
+        if fault is None:
             raise
-        # An injected fault must not depend on a valid body.
+        # A fault (injected or asked for by the model) must not depend on a valid body.
         image_request = parse_image_request({"prompt": ""}, inputs=(), edit=edit)
     if fault is not None:
         status = status_fault_reply(fault, image_request.model)

@@ -128,9 +128,9 @@ def create(state: ServerState, request: Request, injected: str | None) -> Reply 
             raise invalid_type("prompt", "a string", prompt)
         job_fields = {"prompt": prompt, "model": model, "seconds": _seconds(fields), "size": _size(fields)}
     except ApiError:
-        if injected is None:
+        if fault is None:
             raise
-        # An injected fault must not depend on a valid body.
+        # A fault (injected or asked for by the model) must not depend on a valid body.
         reference, job_fields = b"", {"prompt": "", "model": DEFAULT_MODEL, "seconds": "4", "size": DEFAULT_SIZE}
     if fault is not None:
         status = status_fault_reply(fault, job_fields["model"])
