@@ -189,9 +189,11 @@ def test_final_usage_table_lists_the_calls(notebook: Any) -> None:
         for c in notebook.cells
         if c.cell_type == "code" and c.source.startswith("%%haoee") and "--dry-run" not in c.source
     ]
-    rows = re.findall(r"^\| (\d+) \| ([\w.-]+) \| (\w+) \|", table, re.M)
-    assert [int(number) for number, _, _ in rows] == list(range(1, len(magic_cells) + 1))
-    assert rows[-1][2] == "incomplete" and all(status == "completed" for _, _, status in rows[:-1])
+    # | number | In [cell] | start of the prompt | model | status |
+    rows = re.findall(r"^\| (\d+) \| In \[(\d+)\] \| (?:[^|\\]|\\.)* \| ([\w.-]+) \| (\w+) \|", table, re.M)
+    assert [int(number) for number, _, _, _ in rows] == list(range(1, len(magic_cells) + 1))
+    assert [int(count) for _, count, _, _ in rows] == [c.execution_count for c in magic_cells]
+    assert rows[-1][3] == "incomplete" and all(status == "completed" for _, _, _, status in rows[:-1])
     assert f"{len(magic_cells)} calls" in table
 
 
