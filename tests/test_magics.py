@@ -1437,7 +1437,8 @@ def test_reasoning_asks_for_a_summary_and_shows_it_folded(ip: InteractiveShell, 
     summary = ip.user_ns["haoee_response"].reasoning
     assert summary and summary[0]
     markdown = bundle["text/markdown"]
-    assert markdown.startswith(f"<details><summary>Reasoning</summary>\n\n{summary[0]}\n\n</details>\n")
+    assert markdown.startswith("<details><summary") and ">Reasoning</summary>" in markdown
+    assert f"\n\n{summary[0]}\n\n</div>\n</details>\n" in markdown
 
 
 def test_summary_parts_are_paragraphs_and_searches_are_listed(ip: InteractiveShell, http_server: Any) -> None:
@@ -1489,7 +1490,7 @@ def test_summary_parts_are_paragraphs_and_searches_are_listed(ip: InteractiveShe
     ip.run_line_magic("config", f"Haoee.base_url = {http_server.url!r}")
     bundle = final_bundle(ask(ip, "--web --reasoning low"))
     markdown, plain = bundle["text/markdown"], bundle["text/plain"]
-    assert "<summary>Reasoning</summary>\n\n**First** part.\n\nSecond part.\n\n</details>" in markdown
+    assert ">Reasoning</summary>" in markdown and "\n\n**First** part.\n\nSecond part.\n\n</div>\n</details>" in markdown
     assert (
         markdown.index("See here.")
         < markdown.index("1. [A page](https://example.org/a)")
