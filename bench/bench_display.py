@@ -7,7 +7,10 @@ cut into the offline server's tokens, at a fixed pace on a simulated clock, with
 10 updates a second. Linear growth gives a ratio of 4; re-sending the whole answer on every
 update (what the view did before) gives about 16.
 
-    python bench/bench_display.py [--pace 540] [--small 5000] [--large 20000]
+With ``--kernel`` the same streams also run inside a real kernel (jupyter_client), and the
+bytes are those of the iopub messages it sent (their JSON content), as a frontend receives them.
+
+    python bench/bench_display.py [--pace 540] [--small 5000] [--large 20000] [--kernel]
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import argparse
 import json
 import random
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from IPython.core.displaypub import DisplayPublisher
@@ -158,6 +162,30 @@ def measure(view_type: type, deltas: list[str], pace: float) -> CountingPublishe
     return publisher
 
 
+VIEWS = {"before (whole answer each update)": WholeAnswerView, "now (frozen pieces)": NotebookView}
+
+
+def measure_in_kernel(kernel: Any, view_name: str, count: int, pace: float) -> int:
+    """Bytes of the display messages a real kernel sends while it runs the same stream."""
+    code = (
+        f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); import bench_display as bench\n"
+        f"bench.stream(bench.VIEWS[{view_name!r}](), bench.deltas_for({count}), pace={pace})"
+    )
+    msg_id = kernel.execute(code)
+    total = 0
+    while True:
+        message = kernel.get_iopub_msg(timeout=120)
+        if message["parent_header"].get("msg_id") != msg_id:
+            continue
+        kind = message["msg_type"]
+        if kind in ("display_data", "update_display_data", "clear_output"):
+            total += len(json.dumps(message["content"], ensure_ascii=False).encode())
+        elif kind == "error":
+            raise RuntimeError("\n".join(message["content"]["traceback"]))
+        elif kind == "status" and message["content"]["execution_state"] == "idle":
+            return total
+
+
 def deltas_for(count: int) -> list[str]:
     tokens = tokenize(long_answer(count * 6))
     assert len(tokens) >= count, "the answer is too short for that many deltas"
@@ -169,18 +197,27 @@ def main() -> None:
     parser.add_argument("--pace", type=float, default=540.0, help="deltas a second (default 540)")
     parser.add_argument("--small", type=int, default=5000, help="deltas of the short answer (default 5000)")
     parser.add_argument("--large", type=int, default=20000, help="deltas of the long answer (default 20000)")
+    parser.add_argument("--kernel", action="store_true", help="also count the iopub messages of a real kernel")
     args = parser.parse_args()
     small, large = deltas_for(args.small), deltas_for(args.large)
-    for name, view_type in (
-        ("before (whole answer each update)", WholeAnswerView),
-        ("now (frozen pieces)", NotebookView),
-    ):
+    for name, view_type in VIEWS.items():
         a, b = measure(view_type, small, args.pace), measure(view_type, large, args.pace)
         print(
             f"{name}: {args.small:,} deltas ({len(''.join(small)):,} chars) {a.bytes / 1e6:.2f} MB, "
             f"{args.large:,} deltas ({len(''.join(large)):,} chars) {b.bytes / 1e6:.2f} MB, "
             f"ratio {b.bytes / a.bytes:.2f}; at most {b.most_outputs} outputs, {b.clears} clears"
         )
+    if args.kernel:
+        from jupyter_client.manager import start_new_kernel
+
+        manager, kernel = start_new_kernel(kernel_name="python3")
+        try:
+            for name in VIEWS:
+                a, b = (measure_in_kernel(kernel, name, count, args.pace) for count in (args.small, args.large))
+                print(f"{name}, real kernel iopub: {a / 1e6:.2f} MB, {b / 1e6:.2f} MB, ratio {b / a:.2f}")
+        finally:
+            kernel.stop_channels()
+            manager.shutdown_kernel(now=True)
 
 
 if __name__ == "__main__":

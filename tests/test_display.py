@@ -316,11 +316,15 @@ def test_a_cut_answer_is_marked_at_its_end_with_what_to_do() -> None:
             "output": [{"type": "message", "content": [{"type": "output_text", "text": "Steps:\n\n- **first st"}]}],
         }
     )
-    markdown, plain = response_bundle(response)["text/markdown"], response_bundle(response)["text/plain"]
-    body, note = markdown.split("\n\n\n> ")[0], markdown.split("\n\n\n> ")[1]
+    call = StreamedCall(body={"model": "m"}, response=response, latency=1.0, status="incomplete")
+    data = call_bundle(call, True)  # in the notebook, the magic's option
+    body, note = data["text/markdown"].split("\n\n\n> ")
     assert body.endswith("- **first st**")  # no dangling marker
-    assert note.startswith("**Cut off here.**") and "raise `--max-tokens`" in note
-    assert "[Cut off here." in plain and "raise --max-tokens" in plain and "`" not in plain.split("[Cut off")[1]
+    assert note.startswith("**Cut off here.** The answer reached its output token limit (max_output_tokens)")
+    assert "raise `--max-tokens` and run it again." in note and note.endswith("incomplete: max_output_tokens</sub>")
+    plain_note = data["text/plain"].split("[Cut off here.")[1]
+    assert "raise --max-tokens and run it again.]" in plain_note and "`" not in plain_note
+    assert "raise `max_output_tokens` and run it again" in response_bundle(response)["text/markdown"]  # Python API
     filtered = Response({"status": "incomplete", "incomplete_details": {"reason": "content_filter"}, "output": []})
     assert "rephrase the prompt" in body_markdown(filtered) and "rephrase the prompt" in body_plain(filtered)
 

@@ -25,6 +25,8 @@ from ..render._text import reasoning_fold
 from ._session import Call
 
 FORMATS = ("markdown", "text", "code", "json", "html", "math")
+#: What a cut answer says to raise when it hit its token limit.
+LIMIT_OPTION = "--max-tokens"
 
 
 def call_status(call: Call) -> str | None:
@@ -95,7 +97,7 @@ def call_bundle(call: Call, final: bool, fmt: str = "markdown") -> dict[str, str
         response, model=call.model, latency=_latency(call), status=call_status(call), effort=_effort(call)
     )
     plain_footer = footer_plain(facts)
-    plain = body_plain(response, text)
+    plain = body_plain(response, text, limit=LIMIT_OPTION)
     if fmt == "text":
         return {"text/plain": (plain + plain_footer).lstrip("\n")}
     if fmt == "html" and text:
@@ -119,7 +121,7 @@ def call_bundle(call: Call, final: bool, fmt: str = "markdown") -> dict[str, str
             pretty = text  # shown as it came; the magic reports the parse error
         return bundle(f"```json\n{pretty}\n```" + footer_markdown(facts), pretty + plain_footer)
     partial = call.interrupted or call.error is not None
-    markdown = body_markdown(response, text, partial=partial) + footer_markdown(facts)
+    markdown = body_markdown(response, text, partial=partial, limit=LIMIT_OPTION) + footer_markdown(facts)
     return bundle(markdown.lstrip("\n"), (plain + plain_footer).lstrip("\n"))
 
 
@@ -278,7 +280,7 @@ class TerminalView:
     def update(self, call: Call, final: bool) -> None:
         text = "" if self.fmt == "json" else call.text
         if final:
-            text = body_plain(call.response, call.answer) or call.answer
+            text = body_plain(call.response, call.answer, limit=LIMIT_OPTION) or call.answer
             if self.fmt == "json" and call.answer:
                 try:
                     text = json.dumps(parse_json(call.answer), indent=2, ensure_ascii=False)

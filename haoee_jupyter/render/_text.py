@@ -37,11 +37,14 @@ def reasoning_fold(markdown: str, *, open: bool = False) -> str:
     )
 
 
-def body_markdown(response: Response | None, text: str = "", *, partial: bool = False) -> str:
+def body_markdown(
+    response: Response | None, text: str = "", *, partial: bool = False, limit: str = "max_output_tokens"
+) -> str:
     """The answer itself: reasoning summary, refusal, text (marked where it was cut), sources.
 
     ``partial``: the text stopped before its end (interrupted, failed), so what it leaves open
-    (a code fence, ``**``) is closed instead of dangling.
+    (a code fence, ``**``) is closed instead of dangling. ``limit`` names the setting to raise
+    when the answer hit its token limit (``--max-tokens`` for the magic).
     """
     parts: list[str] = []
     incomplete = response is not None and response.status == "incomplete"
@@ -59,7 +62,7 @@ def body_markdown(response: Response | None, text: str = "", *, partial: bool = 
             text += f"\n{closer}" if closer else ""
         parts.append(text)
     if incomplete:
-        parts.append("\n\n" + cut_note(response, bool(text))[0])
+        parts.append("\n\n" + cut_note(response, bool(text), limit)[0])
     if response is not None and response.citations:
         links = "\n".join(_source_markdown(number, c.title, c.url) for number, c in enumerate(response.citations, 1))
         parts.append(f"\n\n**Sources**\n\n{links}")
@@ -69,7 +72,7 @@ def body_markdown(response: Response | None, text: str = "", *, partial: bool = 
     return "\n".join(parts)
 
 
-def cut_note(response: Response, has_text: bool = True) -> tuple[str, str]:
+def cut_note(response: Response, has_text: bool = True, limit: str = "max_output_tokens") -> tuple[str, str]:
     """What to say at the end of an answer that stopped early (Markdown, plain): why, what to do."""
     reason = response.incomplete_reason or "unknown"
     if reason == "max_output_tokens":
@@ -81,7 +84,7 @@ def cut_note(response: Response, has_text: bool = True) -> tuple[str, str]:
         reasoning = response.usage.reasoning_tokens
         if reasoning:
             what += f"; reasoning used {reasoning:,} of its {response.usage.output_tokens:,} output tokens"
-        fix = "raise `--max-tokens` (`max_output_tokens`) and run it again"
+        fix = f"raise `{limit}` and run it again"
     elif reason == "content_filter":
         what, fix = "The content filter stopped the answer", "rephrase the prompt and run it again"
     else:
@@ -151,13 +154,13 @@ def response_bundle(response: Response, **footer: Any) -> dict[str, str]:
     return bundle(body + footer_markdown(facts), plain + footer_plain(facts))
 
 
-def body_plain(response: Response | None, text: str = "") -> str:
+def body_plain(response: Response | None, text: str = "", *, limit: str = "max_output_tokens") -> str:
     parts: list[str] = []
     if response is not None and response.refusal:
         parts.append(f"The model refused: {response.refusal}")
     parts.append((response.text if response is not None else "") or text)
     if response is not None and response.status == "incomplete":
-        parts.append(cut_note(response, bool(parts[-1]))[1])
+        parts.append(cut_note(response, bool(parts[-1]), limit)[1])
     if response is not None and response.citations:
         parts.append(
             "Sources:\n"
