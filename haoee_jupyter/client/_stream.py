@@ -28,23 +28,37 @@ class SSEDecoder:
 
     def __init__(self) -> None:
         self._text = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        self._buffer = ""
+        # The unfinished last line, as the pieces it came in: one event can be megabytes of
+        # base64 (an image) in thousands of chunks, and joining at every chunk would be quadratic.
+        self._pending: list[str] = []
+        self._cr = False  # the last chunk ended in "\r", perhaps half of a "\r\n"
         self._data: list[str] = []
 
     def feed(self, chunk: bytes) -> list[str]:
-        text = self._buffer + self._text.decode(chunk)
+        text = self._text.decode(chunk)
+        if self._cr:
+            text, self._cr = "\r" + text, False
         if "\r" in text:
             # A lone trailing "\r" may be half of "\r\n": wait for the next chunk.
-            held = "\r" if text.endswith("\r") else ""
-            text = text[: len(text) - len(held)].replace("\r\n", "\n").replace("\r", "\n") + held
+            if text.endswith("\r"):
+                text, self._cr = text[:-1], True
+            text = text.replace("\r\n", "\n").replace("\r", "\n")
+        if "\n" not in text:  # only the new piece is scanned for line ends
+            if text:
+                self._pending.append(text)
+            return []
         lines = text.split("\n")
-        self._buffer = lines.pop()
+        if self._pending:
+            self._pending.append(lines[0])
+            lines[0] = "".join(self._pending)
+        last = lines.pop()
+        self._pending = [last] if last else []
         return self._lines(lines)
 
     def finish(self) -> list[str]:
         """Payloads still pending when the connection closed (a last frame with no blank line)."""
-        text = self._buffer + self._text.decode(b"", final=True)
-        self._buffer = ""
+        text = "".join(self._pending) + ("\r" if self._cr else "") + self._text.decode(b"", final=True)
+        self._pending, self._cr = [], False
         return self._lines([*text.replace("\r\n", "\n").replace("\r", "\n").split("\n"), ""])
 
     def _lines(self, lines: list[str]) -> list[str]:
