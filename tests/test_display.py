@@ -262,6 +262,9 @@ def test_cuts_fall_between_finished_blocks_only() -> None:
     text = paragraph + "\n\n" + fenced + "```\n\nafter"
     cut = find_cut(text, 0, soft=1000, hard=100_000)
     assert cut is not None and text[cut.end :] == "after"
+    folded = "<details><summary>More</summary>\n\n" + "inside " * 300 + "\n\n</details>\n\nafter"
+    cut = find_cut(folded, 0, soft=100, hard=100_000)
+    assert cut is not None and folded[cut.end :] == "after"
     listed = "1. " + "item " * 300 + "\n\n   continued item text\n\nNext paragraph"
     cut = find_cut(listed, 0, soft=100, hard=100_000)
     assert cut is not None and listed[cut.end :] == "Next paragraph"  # not before the indented continuation

@@ -36,6 +36,9 @@ _FENCE = re.compile(r"[ \t]*(`{3,}|~{3,})(.*)")
 _LIST_ITEM = re.compile(r" {0,3}(?:[-*+]|\d{1,9}[.)])(?:[ \t]|$)")
 # Lines that start a block of their own: inline markers never run across them.
 _BLOCK_START = re.compile(r" {0,3}(?:#{1,6}(?:[ \t]|$)|>|\||(?:[-*+]|\d{1,9}[.)])(?:[ \t]|$))")
+# HTML that holds Markdown across blank lines (<details>, <div>): no piece ends inside it.
+_HTML_OPEN = re.compile(r"<(?:details|div|blockquote|section|table)\b", re.I)
+_HTML_CLOSE = re.compile(r"</(?:details|div|blockquote|section|table)\s*>", re.I)
 # An unfinished last line that is only a block marker so far ("##", "-", "1.", ">", "|--").
 _DANGLING = re.compile(r" {0,3}(?:#{1,6}|[-*+=_]{1,2}|\d{1,9}[.)]?|>|\|[|:\- \t]*)[ \t]*")
 
@@ -83,6 +86,7 @@ def _scan(text: str, start: int, reopen: Reopen | None) -> _Scan:
     table: Reopen | None = None
     header = -1  # where a line that may be a table's header starts
     in_list = math = False
+    html = 0  # HTML containers open
     blank_before = True  # start is where a block starts
     if reopen is not None:
         blank_before = False
@@ -116,7 +120,7 @@ def _scan(text: str, start: int, reopen: Reopen | None) -> _Scan:
             continue
         if blank_before:
             after_list = in_list and (line[0] in " \t" or _LIST_ITEM.match(line) is not None)
-            if pos > start and not math and (complete or len(line) >= 4) and not after_list:
+            if pos > start and not math and not html and (complete or len(line) >= 4) and not after_list:
                 scan.safe = pos
             scan.block = scan.inline = pos
             in_list = False
@@ -143,6 +147,8 @@ def _scan(text: str, start: int, reopen: Reopen | None) -> _Scan:
             in_list = True
         if line.count("$$") % 2:
             math = not math
+        if "<" in line:
+            html = max(0, html + len(_HTML_OPEN.findall(line)) - len(_HTML_CLOSE.findall(line)))
         pos = following
     if fence is not None:
         scan.fence = fence[0] * fence[1]

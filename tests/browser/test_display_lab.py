@@ -136,6 +136,33 @@ def test_a_long_answer_streams_in_frozen_pieces_then_shows_as_one(page: Any, lab
     snapshot(output, "display-long-final.png")
 
 
+def test_pieces_merge_before_jupyterlab_hides_outputs(page: Any, lab: Lab, http_server: Any) -> None:
+    # JupyterLab shows 50 outputs of a cell, then "Show more outputs"; with room for 5 here, the
+    # frozen pieces are merged into one output (sent again once) before the sixth
+    answer = long_answer()
+    body = sse(answer)
+    http_server.add(
+        body=[part for start in range(0, len(body), 3000) for part in (body[start : start + 3000], 0.05)],
+        content_type="text/event-stream",
+    )
+    setup = (
+        "%load_ext haoee_jupyter\n"
+        f"%config Haoee.base_url = {http_server.url!r}\n%config Haoee.api_key = 'sk-browser-test'\n"
+        "from haoee_jupyter.notebook._display import NotebookView\n"
+        "NotebookView.max_outputs, NotebookView.soft_limit = 5, 600"
+    )
+    output = run_recorded(page, lab, [setup, "%%haoee\nExplain entropy at length"])
+    wait_until_done(page, 1)
+    seen = [s for s in states(page) if CURSOR in s["text"]]
+    assert max(s["count"] for s in seen) <= 5 and page.locator(".jp-TrimmedOutputs").count() == 0
+    merged = [s for s in seen if s["count"] == 2 and "Part 3" in s["text"]]  # the first holds Parts 1 to 3 at once
+    assert merged, [s["count"] for s in seen]
+    for state in seen:  # nothing shown twice: each part's heading once
+        headings = [line for line in state["text"].splitlines() if line.startswith("Part ")]
+        assert len(headings) == len(set(headings)), headings
+    assert states(page)[-1]["count"] == 1 and output.locator(".jp-OutputArea-output h2").count() == 10
+
+
 def test_raw_markdown_does_not_flash_while_streaming(page: Any, lab: Lab) -> None:
     cells = [
         "%load_ext haoee_jupyter\n%haoee offline --latency-ms 25\n%config Haoee.updates_per_second = 1000",
