@@ -138,7 +138,7 @@ class NotebookView:
     hard_limit = 5000
     #: JupyterLab hides a cell's outputs past 50 behind "Show more outputs": before that many,
     #: the frozen pieces are merged into one output.
-    max_outputs = 44
+    max_outputs = 46
     #: While reasoning streams, the fold shows at most its last this many characters.
     reasoning_limit = 3000
 
