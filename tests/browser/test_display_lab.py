@@ -134,6 +134,15 @@ def test_a_long_answer_streams_in_frozen_pieces_then_shows_as_one(page: Any, lab
     assert len({state["ids"][1] for state in streaming if state["count"] >= 3}) == 1
     assert any(s["cursorInCode"] for s in streaming)  # the cursor stays visible inside an open code block
     snapshot(output, "display-long-final.png")
+    # saved, the notebook holds one clean output: the whole answer
+    path = page.evaluate(
+        """async () => { const panel = window.jupyterapp.shell.currentWidget;
+                          await panel.context.save(); return panel.context.path; }"""
+    )
+    saved = json.loads((lab.root / path).read_text())["cells"][1]["outputs"]
+    assert [output["output_type"] for output in saved] == ["display_data"]
+    markdown = "".join(saved[0]["data"]["text/markdown"])
+    assert markdown.startswith(answer) and CURSOR not in markdown
 
 
 def test_pieces_merge_before_jupyterlab_hides_outputs(page: Any, lab: Lab, http_server: Any) -> None:
