@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import time
 from collections import deque
@@ -12,6 +13,7 @@ from ..client._models import Response, Usage
 
 #: Names set in the user's namespace after every call.
 RESPONSE_VAR, USAGE_VAR, TOTAL_VAR = "haoee_response", "haoee_usage", "haoee_usage_total"
+RESPONSES, CHAT_COMPLETIONS = "/responses", "/chat/completions"  # the endpoints of text calls
 
 
 class Call:
@@ -34,6 +36,7 @@ class Call:
         chat: str | None = None,
         *,
         cell: int | None = None,
+        endpoint: str = RESPONSES,
         text: str = "",
         response: Response | None = None,
         error: BaseException | None = None,
@@ -42,6 +45,8 @@ class Call:
     ) -> None:
         self.body = body
         self.source = source
+        # The path it went to: /responses, /chat/completions, /images/generations, /videos ...
+        self.endpoint = endpoint
         self.chat = chat
         self.cell = cell  # the execution count of the cell it came from, when known
         self.number: int | None = None  # its place in the session, set when it is recorded
@@ -49,6 +54,8 @@ class Call:
         self.latency = latency
         self.error = error
         self.interrupted = interrupted
+        self.cached = False  # answered from the response cache: nothing was sent, nothing spent
+        self.log_id: int | None = None  # its row in the call log (#12), once written there
         self._pieces: list[str] = [text] if text else []
         self._joined: str | None = None
         self._reasoning: list[str] = []
@@ -71,22 +78,23 @@ class Call:
         self._reasoning_joined = None
 
     @property
-    def response(self) -> Response | None:
+    def response(self) -> Response | Any:
+        """The Response; for a media call its ImageResult, Video or VideoResult."""
         return self._response
 
     @response.setter
-    def response(self, response: Response | None) -> None:
+    def response(self, response: Response | Any) -> None:
         self._response = response
-        if response is not None and response.text:  # it holds the text now: keep it once
+        if getattr(response, "text", None):  # it holds the text now: keep it once
             self._pieces, self._joined = [], None
-        if response is not None and response.reasoning:
+        if getattr(response, "reasoning", None):
             self._reasoning, self._reasoning_joined = [], None
 
     @property
     def text(self) -> str:
         """The answer so far (all of it once the call is done)."""
         if self._response is not None and not self._pieces:
-            return self._response.text
+            return str(getattr(self._response, "text", "") or "")
         if self._joined is None:
             self._joined = "".join(self._pieces)
             self._pieces = [self._joined] if self._joined else []
@@ -99,7 +107,7 @@ class Call:
     def reasoning_text(self) -> str:
         """The reasoning summary so far, as it streams (all of it once the call is done)."""
         if self._response is not None and not self._reasoning:
-            return "\n\n".join(self._response.reasoning)
+            return "\n\n".join(getattr(self._response, "reasoning", None) or ())
         if self._reasoning_joined is None:
             self._reasoning_joined = "".join(self._reasoning)
             self._reasoning = [self._reasoning_joined] if self._reasoning_joined else []
@@ -112,28 +120,38 @@ class Call:
 
     @property
     def prompt(self) -> str:
-        """The prompt text that was sent (the first text part when images came with it)."""
-        sent = self.body.get("input")
-        if isinstance(sent, list):
-            for message in sent:
-                for part in message.get("content", []) if isinstance(message, dict) else []:
-                    if isinstance(part, dict) and part.get("type") == "input_text":
-                        return str(part.get("text") or "")
-            return ""
-        return str(sent or "")
+        """The prompt text that was sent (this turn's, and its first text part when images came with it)."""
+        if "input" not in self.body:  # an image or video prompt
+            return str(self.body.get("prompt") or "")
+        content = turn_message(self.body)["content"]
+        if isinstance(content, list):
+            texts = (p.get("text") for p in content if isinstance(p, dict) and p.get("type") == "input_text")
+            return str(next(texts, "") or "")
+        return str(content or "")
 
     @property
     def usage(self) -> Usage:
-        return self.response.usage if self.response is not None else Usage()
+        return getattr(self.response, "usage", None) or Usage()
 
     @property
     def status(self) -> str:
-        """completed, incomplete, failed, error, interrupted or pending."""
+        """completed, incomplete, failed, error, interrupted or pending (a video job: queued, in_progress)."""
         if self.interrupted:
             return "interrupted"
         if self.error is not None:
-            return "failed" if type(self.error).__name__ == "ResponseFailedError" else "error"
-        return self.response.status if self.response is not None else "pending"
+            return "failed" if type(self.error).__name__ in ("ResponseFailedError", "VideoFailedError") else "error"
+        if self.response is None:
+            return "pending"
+        return str(getattr(self.response, "status", "") or "completed")  # an ImageResult has none: it is done
+
+
+def turn_message(body: dict[str, Any]) -> dict[str, Any]:
+    """The user message of this turn: the last item of a body's ``input`` (what came before it is
+    a conversation's earlier messages)."""
+    sent = body.get("input")
+    if isinstance(sent, list) and sent and isinstance(sent[-1], dict):
+        return dict(sent[-1])
+    return {"role": "user", "content": sent if isinstance(sent, str) else ""}
 
 
 @dataclass(frozen=True)
@@ -146,12 +164,24 @@ class UsageTotal(Usage):
 
     calls: int = 0
     by_model: dict[str, Usage] = field(default_factory=dict, compare=False, hash=False)
+    #: Calls answered from the response cache (counted in ``calls`` too), and the tokens they
+    #: would have cost: apart from the tokens above, which were spent.
+    cached_calls: int = 0
+    saved_tokens: int = 0
 
-    def add(self, model: str, usage: Usage) -> UsageTotal:
+    def add(self, model: str, usage: Usage, *, cached: bool = False) -> UsageTotal:
+        """The total with one more call; a cached call spends nothing and adds to ``saved_tokens``."""
+        if cached:
+            return dataclasses.replace(
+                self,
+                calls=self.calls + 1,
+                cached_calls=self.cached_calls + 1,
+                saved_tokens=self.saved_tokens + usage.total_tokens,
+            )
         by_model = dict(self.by_model)
         by_model[model] = by_model.get(model, Usage()) + usage
         summed = Usage(*(getattr(self, name) + getattr(usage, name) for name in usage.as_dict()))
-        return UsageTotal(**summed.as_dict(), calls=self.calls + 1, by_model=by_model)
+        return dataclasses.replace(self, **summed.as_dict(), calls=self.calls + 1, by_model=by_model)
 
     def _repr_markdown_(self) -> str:
         rows = [
@@ -161,17 +191,24 @@ class UsageTotal(Usage):
         rows.append(
             f"| **all ({self.calls} call{'s' if self.calls != 1 else ''})** | {self.input_tokens:,} | {self.output_tokens:,} | {self.total_tokens:,} |"
         )
+        if self.cached_calls:
+            rows.append(
+                f"| *from the cache ({self.cached_calls} call{'s' if self.cached_calls != 1 else ''})* | | | {self.saved_tokens:,} saved |"
+            )
         return "| model | input | output | total |\n|---|--:|--:|--:|\n" + "\n".join(rows)
 
 
 @dataclass
 class Chat:
-    """A named conversation: each turn continues from the last answer's id."""
+    """A named conversation. On /v1/responses a turn continues from the last answer's id; the
+    messages are kept too, for the chat-completions wire (which has no such id) and for a
+    conversation that moves from one wire to the other."""
 
     name: str
-    last_response_id: str | None = None
+    last_response_id: str | None = None  # only when the last turn went to /v1/responses
     instructions: str | None = None
     turns: int = 0
+    messages: list[dict[str, Any]] = field(default_factory=list)
 
 
 #: How many calls a session keeps in memory; the totals count every call.
@@ -203,12 +240,15 @@ class Session:
         if call.error is not None:
             self.last_error = call.error
         # Every call counts, so the total's calls match %haoee usage (zero tokens when none came).
-        self.total = self.total.add(call.model or (call.response.model if call.response else ""), call.usage)
-        if call.response is not None:
-            chat = self.chats.get(call.chat or "")
-            if chat is not None and call.response.id and call.status in ("completed", "incomplete"):
-                chat.last_response_id = call.response.id
-                chat.turns += 1
+        self.total = self.total.add(
+            call.model or (call.response.model if call.response else ""), call.usage, cached=call.cached
+        )
+        chat = self.chats.get(call.chat or "")
+        if chat is not None and call.response is not None and call.status in ("completed", "incomplete"):
+            response_id = getattr(call.response, "id", None)
+            chat.last_response_id = response_id if call.endpoint == RESPONSES and response_id else None
+            chat.messages += [turn_message(call.body), {"role": "assistant", "content": call.text}]
+            chat.turns += 1
         if namespace is not None:
             # None after a call that brought nothing back: never the previous cell's answer.
             namespace[RESPONSE_VAR] = call.response
@@ -228,13 +268,18 @@ class Session:
             u = call.usage
             origin = f"In [{call.cell}]" if call.cell is not None else call.source
             latency = f"{call.latency:.1f} s" if call.latency is not None else ""
+            status = "cached" if call.cached else call.status
             lines.append(
-                f"| {call.number} | {origin} | {_cell_text(call.prompt)} | {html.escape(call.model)} | {call.status} | {u.input_tokens:,} | {u.output_tokens:,} | {u.total_tokens:,} | {latency} |"
+                f"| {call.number} | {origin} | {_cell_text(call.prompt)} | {html.escape(call.model)} | {status} | {u.input_tokens:,} | {u.output_tokens:,} | {u.total_tokens:,} | {latency} |"
             )
         t = self.total
         lines.append(
             f"| | | | **total** | {t.calls} call{'s' if t.calls != 1 else ''} | {t.input_tokens:,} | {t.output_tokens:,} | {t.total_tokens:,} | |"
         )
+        if t.cached_calls:
+            lines.append(
+                f"\n{t.cached_calls} of them answered from the response cache: nothing spent, {t.saved_tokens:,} tokens saved."
+            )
         if t.calls > len(self.calls):
             lines.append(f"\nThe table shows the last {len(self.calls)} calls; the total counts all {t.calls}.")
         return "\n".join(lines)
