@@ -18,12 +18,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ..client import _settings
-from ..client._exceptions import HaoeeError, MissingAPIKeyError
+from ..client._exceptions import ConfigurationError, HaoeeError, MissingAPIKeyError
 from ._display import parse_json
 from ._inputs import InputError, image_url, schema_format
 from ._interpolate import InterpolationError, interpolate
 from ._options import resolve
-from ._session import Call, Session
+from ._session import CHAT_COMPLETIONS, RESPONSES, Call, Session
 
 if TYPE_CHECKING:
     from ._state import ShellState
@@ -98,7 +98,25 @@ def prepare(template: str, options: Any, state: ShellState) -> Prepared:
         options=options,
     )
     prepared.body = build_body(prepared, state.session)
+    if options.api == "chat":
+        _chat_body(prepared)  # what this wire cannot say is refused before anything is sent
     return prepared
+
+
+def endpoint(prepared: Prepared) -> str:
+    """The path a prepared call goes to: ``/responses``, or ``/chat/completions`` for ``--api chat``."""
+    return CHAT_COMPLETIONS if prepared.options.api == "chat" else RESPONSES
+
+
+def _chat_body(prepared: Prepared) -> dict[str, Any]:
+    """The ``/v1/chat/completions`` body of a prepared call, as ``respond(api="chat")`` sends it."""
+    from ..client import _chat, _responses
+
+    fields = {key: value for key, value in prepared.body.items() if key not in ("model", "input")}
+    try:
+        return _chat.chat_body(_responses.body(prepared.body["input"], prepared.body["model"], prepared.stream, fields))
+    except ConfigurationError as e:
+        raise PrepareError(f"{e} (the chat-completions wire, --api chat)") from e
 
 
 def build_body(prepared: Prepared, session: Session) -> dict[str, Any]:
@@ -114,8 +132,13 @@ def build_body(prepared: Prepared, session: Session) -> dict[str, Any]:
     instructions = prepared.instructions
     chat = session.chats.get(prepared.chat or "")
     if chat is not None:
-        if chat.last_response_id:
+        if chat.last_response_id and options.api != "chat":
             body["previous_response_id"] = chat.last_response_id
+        elif chat.messages:
+            # The chat wire has no previous_response_id (nor had the last turn, if it went there):
+            # the conversation so far is sent again, this turn's message last.
+            turn = input_ if isinstance(input_, list) else [{"role": "user", "content": input_}]
+            body["input"] = [*chat.messages, *turn]
         # instructions are not carried over by previous_response_id: resend the chat's own
         instructions = instructions or chat.instructions
     optional = {
@@ -240,6 +263,8 @@ def _arguments(prepared: Prepared, throttle: Throttle) -> dict[str, Any]:
     """``respond``'s arguments: the body's fields, and callbacks for the text and the reasoning."""
     arguments = {key: value for key, value in prepared.body.items() if key != "stream"}
     arguments.update(stream=prepared.stream, on_text=throttle.text, on_reasoning=throttle.reasoning)
+    if prepared.options.api == "chat":
+        arguments["api"] = "chat"
     return arguments
 
 
@@ -258,7 +283,7 @@ def _begin(prepared: Prepared, state: ShellState, view: View, source: str, cell:
     """A new call, shown at once as waiting; its Throttle carries it and its start time."""
     if prepared.chat:
         state.session.start_chat(prepared.chat, prepared.instructions)
-    call = Call(body=prepared.body, source=source, chat=prepared.chat, cell=cell)
+    call = Call(body=prepared.body, source=source, chat=prepared.chat, cell=cell, endpoint=endpoint(prepared))
     throttle = Throttle(view, call, state.settings.updates_per_second)
     view.update(call, False)
     return throttle
@@ -284,13 +309,16 @@ def request_text(prepared: Prepared, state: ShellState) -> str:
     body = _responses.body(
         prepared.body["input"], prepared.body["model"], prepared.stream, fields
     )  # as respond builds it
+    if prepared.options.api == "chat":
+        body = _chat_body(prepared)
+    path = endpoint(prepared)
     try:
-        request = client.build_request("POST", _responses.PATH, json=body, stream=prepared.stream)
+        request = client.build_request("POST", path, json=body, stream=prepared.stream)
         key = None
     except MissingAPIKeyError:
         # Show the request all the same, with a stand-in key, and say that none is set.
         stand_in = type(client)(api_key="not-set", base_url=client.base_url)
-        request = stand_in.build_request("POST", _responses.PATH, json=body, stream=prepared.stream)
+        request = stand_in.build_request("POST", path, json=body, stream=prepared.stream)
         key = "(not set: run %haoee key)"
     headers = []
     for raw_name, raw_value in request.headers.raw:  # as sent, with the names' own capitals

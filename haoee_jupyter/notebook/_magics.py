@@ -27,6 +27,8 @@ from ._core import (
     run,
 )
 from ._display import FORMATS, NotebookView, TerminalView, extract_code, in_terminal
+from ._media import media_cell
+from ._media_options import COMMANDS as MEDIA_COMMANDS
 from ._options import OPTION, OPTIONS, OptionError, from_namespace, split_line
 from ._state import ShellState
 from ._subcommands import SUBCOMMANDS, dispatch
@@ -51,7 +53,13 @@ def _with_options(function: Any) -> Any:
         function = argument(*option.flags, **option.argparse_kwargs())(function)
     lines = [f"        %haoee {command.usage().removeprefix('%haoee ')}" for command in SUBCOMMANDS.values()]
     function.__doc__ += "\n        Line magic (%haoee help says what each does):\n\n" + "\n".join(lines) + "\n"
-    return magic_arguments()(function)
+    function = magic_arguments()(function)
+    media = []
+    for command in MEDIA_COMMANDS.values():  # %%haoee image / video: the options of their own tables
+        media += ["", command.usage(), f"  {command.summary}"]
+        media += [f"  {'/'.join(option.every_flag)}: {option.help}" for option in command.options]
+    function.__doc__ += "\nImage and video cells:\n" + "\n".join(media) + "\n"
+    return function
 
 
 _TEMPERATURE = OPTION["temperature"]
@@ -89,12 +97,33 @@ class Haoee(Magics):
         config=True
     )
     updates_per_second = Float(10.0, help="How often a streaming answer is re-rendered.").tag(config=True)
+    api = Enum(
+        ["responses", "chat"],
+        "responses",
+        help="The wire for %%haoee cells: responses (POST /v1/responses) or chat (POST /v1/chat/completions, "
+        "for models and relays that serve only that); --api overrides it per cell.",
+    ).tag(config=True)
+    image_model = Unicode("gpt-image-2", help="Default model of %%haoee image cells; -m overrides it.").tag(config=True)
+    video_model = Unicode("sora-2", help="Default model of %%haoee video cells; -m overrides it.").tag(config=True)
+    media_dir = Unicode(
+        "haoee-media",
+        help="Folder the images and videos of %%haoee image / video cells are saved in; a relative path is "
+        "taken from the notebook's folder (the kernel's working directory).",
+    ).tag(config=True)
 
     @validate("timeout", "connect_timeout", "updates_per_second")
     def _positive(self, proposal: Any) -> float:
         if not proposal["value"] > 0:  # also refuses nan
             raise TraitError(f"Haoee.{proposal['trait'].name} must be a number more than 0, not {proposal['value']}")
         return float(proposal["value"])
+
+    @validate("image_model", "video_model", "media_dir")
+    def _not_blank(self, proposal: Any) -> str:
+        value, name = str(proposal["value"]).strip(), proposal["trait"].name
+        if not value:
+            what = "a folder" if name == "media_dir" else "a model name"
+            raise TraitError(f"Haoee.{name} must be {what}, not empty")
+        return value
 
     @validate("temperature")
     def _temperature(self, proposal: Any) -> float | None:
@@ -142,6 +171,10 @@ class Haoee(Magics):
         """
         if cell is None:
             return dispatch(self.state, line)
+        first, *rest = line.split(maxsplit=1) or [""]
+        if first in MEDIA_COMMANDS:  # %%haoee image ... / %%haoee video ...: their own options
+            command = MEDIA_COMMANDS[first]
+            return media_cell(self.state, command, "".join(rest), cell, cell_number=_cell_number(self.shell))
         return self._ask(line, cell)
 
     def _parse(self, line: str) -> Any:

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
+import re
 import shlex
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -27,8 +29,9 @@ REASONING_EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh", "max")
 
 #: What an option's text becomes. ``text`` is kept as given; ``switch`` is a flag (True when
 #: present); ``toggle`` is ``--x`` / ``--no-x`` over a setting (None when neither is given);
-#: ``list`` is a repeatable flag.
-KINDS = ("text", "number", "count", "choice", "name", "switch", "toggle", "list")
+#: ``list`` is a repeatable flag; ``size`` is ``WIDTHxHEIGHT`` (or one of its ``choices``, ``auto``).
+KINDS = ("text", "number", "count", "choice", "name", "switch", "toggle", "list", "size")
+_SIZE = re.compile(r"[1-9]\d{1,4}x[1-9]\d{1,4}")
 
 
 class OptionError(ValueError):
@@ -90,7 +93,14 @@ class Option:
                 raise OptionError(f"{name} must be a whole number, not {text!r}") from None
             if count < 1:
                 raise OptionError(f"{name} must be 1 or more, not {text}")
+            if self.high is not None and count > self.high:
+                raise OptionError(f"{name} must be from 1 to {self.high:g}, not {text}")
             return count
+        if self.kind == "size":
+            if text.lower() in self.choices or _SIZE.fullmatch(text.lower()):
+                return text.lower()
+            also = "".join(f" or {choice}" for choice in self.choices)
+            raise OptionError(f"{name} must be WIDTHxHEIGHT (e.g. 1024x1024){also}, not {text!r}")
         if self.kind == "choice":
             if text.lower() not in self.choices:
                 raise OptionError(f"{name} must be one of {', '.join(self.choices)}, not {text!r}")
@@ -271,6 +281,19 @@ OPTIONS: tuple[Option, ...] = (
         label="Chat",
         placeholder="a name",
     ),
+    Option(
+        "api",
+        ("--api",),
+        "The wire: responses (POST /v1/responses, the default: %config Haoee.api) or chat "
+        "(POST /v1/chat/completions, for models and relays that serve only that; a --chat conversation "
+        "then keeps its messages in the notebook and resends them).",
+        kind="choice",
+        metavar="responses|chat",
+        choices=("responses", "chat"),
+        trait="api",
+        widget="dropdown",
+        label="API",
+    ),
     Option("raw", ("--raw",), "Send the cell as is, without filling {variables}.", kind="switch"),
     Option(
         "dry_run",
@@ -316,26 +339,26 @@ def split_line(line: str) -> list[str]:
         raise OptionError(str(e)) from e
 
 
-def from_namespace(args: argparse.Namespace) -> Any:
-    """The Options of a parsed magic line."""
-    values = {option.name: getattr(args, option.name) for option in OPTIONS}
-    for option in OPTIONS:
+def from_namespace(args: argparse.Namespace, table: tuple[Option, ...] = OPTIONS, cls: Any = None) -> Any:
+    """The Options of a parsed magic line (``table`` and ``cls``: another command's, see :class:`Command`)."""
+    values = {option.name: getattr(args, option.name) for option in table}
+    for option in table:
         if option.kind == "list" and values[option.name] is None:
             values[option.name] = []
-    return Options(**values)
+    return (cls or Options)(**values)
 
 
-def resolve(options: Any, settings: Any) -> Any:
+def resolve(options: Any, settings: Any, table: tuple[Option, ...] = OPTIONS) -> Any:
     """The options with each setting's value where the user gave none (``-i ''`` stays empty)."""
     values = {}
-    for option in OPTIONS:
+    for option in table:
         value = getattr(options, option.name)
         if value is None and option.trait is not None:
             value = getattr(settings, option.trait)
-            if option.kind in ("text", "choice"):
+            if option.kind in ("text", "choice", "size"):
                 value = str(value) if value else None
         values[option.name] = value
-    return Options(**values)
+    return type(options)(**values)
 
 
 def cell_line(options: Any, settings: Any = None) -> str:
@@ -385,14 +408,14 @@ def all_flags(options: Iterable[Option] = OPTIONS) -> list[str]:
     return [flag for option in options for flag in option.every_flag]
 
 
-def reference_markdown() -> str:
+def reference_markdown(table: tuple[Option, ...] = OPTIONS) -> str:
     """The options as a Markdown table, for the README (``%%haoee?`` prints the same help).
 
     >>> print(reference_markdown().splitlines()[0])
     | option | what it does | sent as | default | form |
     """
     lines = ["| option | what it does | sent as | default | form |", "|---|---|---|---|---|"]
-    for option in OPTIONS:
+    for option in table:
         flags = "/".join(option.every_flag)
         usage = f"`{flags} {option.metavar}`" if option.metavar else f"`{flags}`"
         cells = [
@@ -404,3 +427,63 @@ def reference_markdown() -> str:
         ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+# --- other kinds of cell -----------------------------------------------------------------------
+
+
+class CommandParser(argparse.ArgumentParser):
+    """A command's parser: a bad line is one OptionError that shows the usage."""
+
+    def error(self, message: str) -> Any:
+        message = re.sub(r"^argument [^:]+: (?=-)", "", message)  # our own sentence names the option
+        raise OptionError(f"{self.prog}: {message} (usage: {self.usage_line()})")
+
+    def usage_line(self) -> str:
+        return " ".join(self.format_usage().split()).removeprefix("usage: ")
+
+
+@dataclass(frozen=True)
+class Command:
+    """A kind of ``%%haoee`` cell named by the first word of its line (``%%haoee image``), with
+    options of its own: rows of the same :class:`Option` type, parsed, resolved against the
+    settings and documented as the text magic's are.
+
+    >>> from haoee_jupyter.notebook._media_options import IMAGE
+    >>> IMAGE.parse("-n 2 --size 1024x1024").n
+    2
+    """
+
+    name: str
+    summary: str
+    options: tuple[Option, ...]
+
+    @functools.cached_property
+    def values(self) -> Any:
+        """The dataclass of this command's values, one field per row (None: not given)."""
+        cls = dataclasses.make_dataclass(
+            self.name.title() + "Options",
+            [(option.name, Any, _empty(option)) for option in self.options],
+            namespace={"__doc__": f"What a %%haoee {self.name} cell asked for (None: not given)."},
+        )
+        cls.__module__ = __name__
+        return cls
+
+    def parser(self) -> CommandParser:
+        parser = CommandParser(prog=f"%%haoee {self.name}", add_help=False, allow_abbrev=False)
+        for option in self.options:
+            option.add_to(parser.add_argument)
+        return parser
+
+    def parse(self, line: str) -> Any:
+        """The values of the words after the command's name; OptionError (one line) if one is wrong."""
+        return from_namespace(self.parser().parse_args(split_line(line)), self.options, self.values)
+
+    def resolve(self, values: Any, settings: Any) -> Any:
+        return resolve(values, settings, self.options)
+
+    def usage(self) -> str:
+        return self.parser().usage_line()
+
+    def reference_markdown(self) -> str:
+        return reference_markdown(self.options)

@@ -239,6 +239,23 @@ def form(state: ShellState, args: argparse.Namespace) -> None:
     display(Form(state))
 
 
+def _variable(text: str) -> str:
+    if not text.isidentifier():
+        raise argparse.ArgumentTypeError(f"-o must be a Python variable name, not {text!r}")
+    return text
+
+
+@subcommand(
+    argument("video_id", metavar="ID", help="the job's id (haoee_response.id after a video cell was interrupted)"),
+    argument("-o", "--out", type=_variable, metavar="NAME", help="also keep the video in this variable"),
+)
+def video(state: ShellState, args: argparse.Namespace) -> None:
+    """A video job's state; then follow it to the end, download, save and play it (never created again)."""
+    from ._media import resume_video
+
+    resume_video(state, args.video_id, out=args.out)
+
+
 @subcommand()
 def chats(state: ShellState, args: argparse.Namespace) -> None:
     """The named conversations of this session."""
@@ -287,7 +304,10 @@ def help_(state: ShellState, args: argparse.Namespace) -> None:
 
 def help_text() -> str:
     """``%haoee help``: one line per subcommand (its usage and summary), its arguments below it."""
+    from ._media_options import COMMANDS
+
     lines = [f"{'%%haoee [options]':34} ask: the cell is the prompt (%%haoee? lists every option)"]
+    lines += [f"{'%%haoee ' + name + ' [options]':34} {command.summary}" for name, command in COMMANDS.items()]
     for command in SUBCOMMANDS.values():
         lines.append(f"{command.usage():34} {command.summary}")
         for flags, kwargs in command.arguments:

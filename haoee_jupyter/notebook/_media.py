@@ -1,0 +1,346 @@
+"""``%%haoee image`` and ``%%haoee video`` cells, and ``%haoee video ID``.
+
+The cell is the prompt, filled from the notebook as in ``%%haoee``. An image call posts JSON to
+``/v1/images/generations`` (or, with ``--image``, multipart to ``/v1/images/edits``), shows the
+images inline (partial images first, where the model streams them) and saves them in the media
+folder (``%config Haoee.media_dir``, ``haoee-media/`` beside the notebook) as
+``<date>-<prompt's first words>-<n>.png``. A video call creates one job (never sent twice: a
+second job is billed twice), follows it with a progress bar, downloads the MP4, saves it there
+too and plays it inline. After either, ``haoee_response`` (and ``-o NAME``) holds the result and
+``haoee_usage`` / ``haoee_usage_total`` count its tokens, as after every call.
+
+On Ctrl-C (or a lost kernel) a video job goes on at the server: ``haoee_response.id`` and the call
+log keep its id, and ``%haoee video ID`` follows it to the end without creating it again.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import html
+import re
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from IPython.core.error import UsageError
+
+from ..client._exceptions import HaoeeError
+from ..render import image_bundle, images_bundle, video_bundle, video_job_bundle
+from ._display import in_terminal
+from ._inputs import InputError, image_url
+from ._interpolate import InterpolationError, interpolate
+from ._media_options import IMAGE, STREAMING_IMAGE_MODELS, VIDEO
+from ._options import Command, OptionError
+from ._session import Call
+
+if TYPE_CHECKING:
+    from ._state import ShellState
+
+__all__ = ["VideoInterrupted", "media_cell", "media_folder", "media_stem", "resume_video"]
+
+#: Partial images asked for when an image call streams (0 to 3; each costs some output tokens).
+PARTIAL_IMAGES = 2
+
+
+class VideoInterrupted(KeyboardInterrupt):
+    """Ctrl-C while a video job runs: it goes on at the server; the one line says how to go on."""
+
+    def __init__(self, video_id: str | None) -> None:
+        super().__init__("Interrupted")
+        self.video_id = video_id
+
+    def _render_traceback_(self) -> list[str]:
+        if not self.video_id:
+            return ["Interrupted before the server named the video job: if it started one, it runs on there."]
+        return [
+            f"Interrupted: the video job {self.video_id} goes on at the server (haoee_response.id holds its id); "
+            f"`%haoee video {self.video_id}` follows it and downloads the video, without creating it again."
+        ]
+
+
+class ImageInterrupted(KeyboardInterrupt):
+    def _render_traceback_(self) -> list[str]:
+        return ["Interrupted: no image was kept (the server may finish, and bill, the request all the same)."]
+
+
+# --- the cells ---------------------------------------------------------------------------------
+
+
+def media_cell(state: ShellState, command: Command, line: str, cell: str, *, cell_number: int | None = None) -> None:
+    """Run a ``%%haoee image`` or ``%%haoee video`` cell; ``line`` is what follows the command's name."""
+    try:
+        options = command.resolve(command.parse(line), state.settings)
+    except OptionError as e:
+        raise UsageError(f"{e} (see %%haoee? for all options)") from e
+    try:
+        prompt = interpolate(cell, state.namespace).strip()
+    except InterpolationError as e:
+        raise UsageError(str(e)) from e
+    if not prompt:
+        raise UsageError(
+            f"The cell is empty: write the {command.name} prompt on the lines below %%haoee {command.name}"
+        )
+    if command is IMAGE:
+        _image_cell(state, options, prompt, cell_number)
+    elif command is VIDEO:
+        _video_cell(state, options, prompt, cell_number)
+
+
+def _image_cell(state: ShellState, options: Any, prompt: str, cell_number: int | None) -> None:
+    model = options.model
+    stream = options.stream if options.stream is not None else model.lower().startswith(STREAMING_IMAGE_MODELS)
+    inputs = [_image_input(ref, state) for ref in options.images]
+    fields = {"n": options.n, "size": options.size, "quality": options.quality, "output_format": options.output_format}
+    fields = {key: value for key, value in fields.items() if value is not None}
+    body = {"model": model, "prompt": prompt, **fields}
+    if inputs:
+        body["image"] = list(options.images)  # the references as given; the bytes go as files
+    if stream:
+        body.update(stream=True, partial_images=PARTIAL_IMAGES)
+    endpoint = "/images/edits" if inputs else "/images/generations"
+    call = Call(body=body, source="magic", cell=cell_number, endpoint=endpoint)
+    view = MediaView(state.shell)
+    many = f"{options.n} images" if (options.n or 1) > 1 else "the image"
+    view.waiting(f"{model} · drawing {many}…")
+    started = time.perf_counter()
+
+    def on_partial(image: Any) -> None:
+        view.show({**image_bundle(image), "text/plain": f"[{model}: partial image, still drawing…]"})
+
+    extra = {"stream": True, "on_partial": on_partial, "partial_images": PARTIAL_IMAGES} if stream else {}
+    try:
+        with state.lease() as client:
+            call.response = client.generate_image(prompt, model=model, images=inputs or None, **fields, **extra)
+    except HaoeeError as e:
+        call.error = e
+        _end(state, call, started)
+        view.waiting(f"{model} · error (no image)")
+        raise
+    except KeyboardInterrupt as e:
+        call.interrupted = True
+        _end(state, call, started)
+        raise ImageInterrupted() from e
+    result = call.response
+    try:
+        _save_images(result, state, prompt)
+    finally:
+        _end(state, call, started)
+        if options.out:
+            state.namespace[options.out] = result
+        view.show(images_bundle(result))
+
+
+def _save_images(result: Any, state: ShellState, prompt: str) -> None:
+    folder = media_folder(state.settings)
+    for image, stem in zip(result.images, media_stem(folder, prompt, len(result.images), kind="image")):
+        if image.data:
+            image.save(stem)
+
+
+def _video_cell(state: ShellState, options: Any, prompt: str, cell_number: int | None) -> None:
+    if options.remix:
+        # A remix takes only the prompt: any other option would be accepted and ignored.
+        given = [
+            flag
+            for flag, value in (("--seconds", options.seconds), ("--size", options.size), ("--image", options.image))
+            if value
+        ]
+        if given:
+            raise UsageError(f"--remix takes only the prompt (and -o): leave out {', '.join(given)}")
+        body = {"prompt": prompt, "remix": options.remix}
+        call = Call(body=body, source="magic", cell=cell_number, endpoint=f"/videos/{options.remix}/remix")
+    else:
+        reference = _image_input(options.image, state) if options.image else None
+        fields = {"seconds": options.seconds, "size": options.size}
+        fields = {key: value for key, value in fields.items() if value is not None}
+        body = {"model": options.model, "prompt": prompt, **fields}
+        if options.image:
+            body["input_reference"] = options.image
+        call = Call(body=body, source="magic", cell=cell_number, endpoint="/videos")
+    view = MediaView(state.shell)
+    view.waiting(
+        f"{body.get('model') or 'video'} · {'remixing ' + options.remix if options.remix else 'creating the video job'}…"
+    )
+    started = time.perf_counter()
+    try:
+        with state.lease() as client:
+            if options.remix:
+                job = client.remix_video(options.remix, prompt)
+            else:
+                job = client.create_video(prompt, model=options.model, image=reference, **fields)
+    except HaoeeError as e:
+        call.error = e
+        _end(state, call, started)
+        view.waiting(f"{body.get('model') or 'video'} · error (no job was started)")
+        raise
+    except KeyboardInterrupt as e:
+        call.interrupted = True
+        _end(state, call, started)
+        raise VideoInterrupted(None) from e
+    call.body["model"] = call.body.get("model") or job.model
+    _follow(state, call, job, view, started, prompt, options.out)
+
+
+def resume_video(state: ShellState, video_id: str, *, out: str | None = None, cell_number: int | None = None) -> None:
+    """``%haoee video ID``: the job's state now, then follow it, download, save and play it;
+    nothing is created."""
+    call = Call(body={"video_id": video_id}, source="magic", cell=cell_number, endpoint=f"/videos/{video_id}")
+    view = MediaView(state.shell)
+    view.waiting(f"video job {video_id} · asking the server…")
+    started = time.perf_counter()
+    try:
+        with state.lease() as client:
+            job = client.retrieve_video(video_id)
+    except HaoeeError as e:
+        call.error = e
+        _end(state, call, started)
+        view.waiting(f"video job {video_id} · not found")
+        raise
+    call.body.update(model=job.model, prompt=job.prompt)
+    _follow(state, call, job, view, started, job.prompt or video_id, out)
+
+
+def _follow(
+    state: ShellState, call: Call, job: Any, view: MediaView, started: float, prompt: str, out: str | None
+) -> None:
+    """Poll the job to its end with a progress bar, then download, save and play the video."""
+    call.response = job
+    state.namespace["haoee_response"] = job  # the id is there from now on, whatever happens next
+    if out:
+        state.namespace[out] = job
+    _log(state, call)  # written now, so the id survives a lost kernel
+    view.show(video_job_bundle(job))
+
+    def on_progress(update: Any) -> None:
+        call.response = update
+        state.namespace["haoee_response"] = update
+        view.show(video_job_bundle(update))
+
+    try:
+        with state.lease() as client:
+            job = client.wait_video(job, on_progress=on_progress)
+            call.response = job
+            job.raise_for_failure()
+            result = client.download_video(job)
+    except HaoeeError as e:
+        failed = getattr(e, "video", None)
+        if failed is not None:
+            call.response = failed
+            view.show(video_job_bundle(failed))
+        else:  # polling or the download broke off: the job itself may be fine
+            e.hint = f"The job {job.id} goes on at the server: `%haoee video {job.id}` follows it again"
+        call.error = e
+        _end(state, call, started)
+        if out:
+            state.namespace[out] = call.response
+        raise
+    except KeyboardInterrupt as e:
+        call.interrupted = True
+        _end(state, call, started)
+        raise VideoInterrupted(job.id) from e
+    call.response = result
+    try:
+        stem = media_stem(media_folder(state.settings), prompt, 1, kind="video")[0]
+        result.save(stem)
+    finally:
+        _end(state, call, started)
+        if out:
+            state.namespace[out] = result
+        view.show(video_bundle(result))
+
+
+def _end(state: ShellState, call: Call, started: float) -> None:
+    """Record the call: session totals and variables, then the call log."""
+    call.latency = time.perf_counter() - started
+    state.session.record(call, state.namespace)
+    _log(state, call)
+
+
+def _log(state: ShellState, call: Call) -> None:
+    """The one place media calls reach the persistent call log (the scale issue's)."""
+    # LOG: wired to the core's log function once it exists; a video job is written when it is
+    # created (its id survives a lost kernel) and again when it ends.
+    from . import _core
+
+    log_call = getattr(_core, "log_call", None)
+    if log_call is not None:
+        log_call(state, call)
+
+
+# --- inputs, folders and names ----------------------------------------------------------------
+
+
+def _image_input(ref: str, state: ShellState) -> str | tuple[str, bytes]:
+    """A ``--image`` as the client takes it: an http(s) URL as is (the client downloads it, never
+    with the key), a file or a variable (PIL image, matplotlib figure, bytes) as ``(name, bytes)``."""
+    if re.match(r"(?i)^https?://", ref):
+        return ref
+    try:
+        url = image_url(ref, state.namespace)
+    except InputError as e:
+        raise UsageError(str(e)) from e
+    data = base64.b64decode(url.split(",", 1)[1])
+    return (ref if ref.isidentifier() and ref in state.namespace else Path(ref).name), data
+
+
+def media_folder(settings: Any) -> Path:
+    """The folder media is saved in: ``Haoee.media_dir``, a relative path taken from the working
+    directory (in Jupyter, the notebook's folder), so the files sit beside the notebook."""
+    folder = Path(str(settings.media_dir)).expanduser()
+    return folder if folder.is_absolute() else Path.cwd() / folder
+
+
+def media_stem(folder: Path, prompt: str, count: int, *, kind: str, today: datetime.date | None = None) -> list[Path]:
+    """``count`` new file paths without extension, ``<date>-<slug>-<n>``, numbered on from the
+    files already there, so nothing is overwritten.
+
+    >>> media_stem(Path("haoee-media"), "A red fox, in the snow!", 2, kind="image")
+    [PosixPath('haoee-media/2025-06-01-a-red-fox-in-the-snow-1'), PosixPath('haoee-media/2025-06-01-a-red-fox-in-the-snow-2')]
+    """
+    base = f"{(today or datetime.date.today()).isoformat()}-{slug(prompt) or kind}"
+    pattern = re.compile(re.escape(base) + r"-(\d+)$")
+    taken = [
+        int(m.group(1)) for p in (folder.glob(base + "-*") if folder.is_dir() else ()) if (m := pattern.match(p.stem))
+    ]
+    first = max(taken, default=0) + 1
+    return [folder / f"{base}-{n}" for n in range(first, first + count)]
+
+
+def slug(text: str, words: int = 6, limit: int = 40) -> str:
+    """The first words of a prompt, lower case, joined by hyphens, safe in a file name and a URL path.
+
+    >>> slug("A calico cat, playing the PIANO at night")
+    'a-calico-cat-playing-the-piano'
+    """
+    parts = re.findall(r"\w+", text.lower())[:words]
+    return "-".join(parts)[:limit].strip("-_")
+
+
+# --- showing ------------------------------------------------------------------------------------
+
+
+class MediaView:
+    """One output in the cell, updated in place: waiting, partial images or progress, the result.
+    In a terminal, each new text line is printed once."""
+
+    def __init__(self, shell: Any) -> None:
+        self.terminal = in_terminal(shell)
+        self.handle: Any = None
+        self.printed: str | None = None
+
+    def waiting(self, text: str) -> None:
+        self.show({"text/html": f"<sub>{html.escape(text)}</sub>", "text/plain": f"[{text}]"})
+
+    def show(self, data: dict[str, Any]) -> None:
+        if self.terminal:
+            if data["text/plain"] != self.printed:
+                self.printed = data["text/plain"]
+                print(self.printed)
+            return
+        from IPython.display import display
+
+        if self.handle is None:
+            self.handle = display(data, raw=True, display_id=True)
+        else:
+            self.handle.update(data, raw=True)
