@@ -142,7 +142,7 @@ def test_chat_second_turn_mentions_the_first(notebook: Any) -> None:
 def test_web_search_lists_sources(notebook: Any) -> None:
     markdown = only_display(cell(notebook, "%%haoee --web"))["text/markdown"]
     sources = markdown[markdown.index("**Sources**") :]
-    assert re.search(r"^1\. \[.+\]\(https://example\.\w+/.+\)$", sources, re.M)
+    assert re.search(r"^1\. \[.+\]\(https://(example\.\w+)/.+\) — \1$", sources, re.M)  # title, then domain
     citations = ast.literal_eval(result(cell(notebook, "[(c.title, c.url) for c in haoee_response.citations]")))
     assert len(citations) >= 2
     for title, url in citations:
