@@ -7,6 +7,7 @@ its own loop, and the session's AsyncClient is closed on it at the end.
 from __future__ import annotations
 
 import asyncio
+import html
 import json
 import os
 import re
@@ -123,8 +124,9 @@ def test_run_renders_markdown_sets_variables_and_records_the_call(
     assert re.search(r"^#{1,2} ", shown, re.M), shown
     assert re.search(r"^- ", shown, re.M)
     assert "```" in shown and "| Measure |" in shown
-    assert re.search(FOOTER, plain(f.usage_line.value)), f.usage_line.value
-    assert plain(f.usage_line.value).endswith("this session: 122 tokens in 1 call")
+    status = plain(f.status_line.value)
+    assert re.fullmatch(r"gpt-4\.1 · " + FOOTER + r" · this session: 122 tokens in 1 call", status), status
+    assert "out tokens" not in shown and "<sub>" not in shown  # said once, in the status line
     assert f.error_line.value == ""
     assert f.last_call is call and call.status == "completed"
     assert list(magics.state.session.calls) == [call] and call.source == "form"
@@ -145,7 +147,7 @@ def test_answer_streams_before_it_is_final(offline_server: Any, run: Any) -> Non
     partial = [state for state in states if state.endswith("▍")]
     assert len(partial) >= 3, states
     assert len(set(partial)) == len(partial)  # each update shows more text
-    assert not states[-1].endswith("▍") and "out tokens" in states[-1]
+    assert not states[-1].endswith("▍") and "Offline demo answer" in states[-1]
 
 
 def test_request_uses_every_field_and_the_same_body_as_the_magic(
@@ -193,6 +195,43 @@ def test_run_is_disabled_while_running_and_stop_only_then(offline_server: Any, r
     assert len(posts(offline_server)) == 1
 
 
+def test_the_form_shows_it_is_busy_while_it_streams(offline_server: Any, run: Any) -> None:
+    offline_server.latency_ms = 10
+    f = form(prompt="Explain entropy")
+
+    async def scenario() -> None:
+        f.run_button.click()
+        assert (f.run_button.description, f.run_button.icon) == ("Running…", "spinner")
+        assert "haoee-busy" in f.run_button._dom_classes and not f.stop_button.disabled
+        assert f.status_line.layout.display == "none"  # no line from an earlier run meanwhile
+        await f.task
+
+    run(scenario())
+    assert (f.run_button.description, f.run_button.icon, f.run_button.disabled) == ("Run", "play", False)
+    assert "haoee-busy" not in f.run_button._dom_classes and f.stop_button.disabled
+
+
+def test_a_bad_value_after_an_answer_is_said_beside_run_and_dims_that_answer(offline_server: Any, run: Any) -> None:
+    f = form(prompt="Explain entropy")
+    run(click_run(f))
+    answered, status = f.answer.outputs, f.status_line.value
+    f.temperature.value = "3"
+
+    async def scenario() -> None:
+        f.run_button.click()
+
+    run(scenario())
+    assert "Temperature must be from 0 to 2" in plain(f.error_line.value) and f.task.done()
+    assert f.error_line in f.button_row.children  # beside Run, not above the old answer
+    assert f.answer.outputs == answered and f.status_line.value == status  # kept, but dimmed
+    assert "haoee-stale" in f.answer._dom_classes and "haoee-stale" in f.status_line._dom_classes
+
+    f.temperature.value = "0.5"
+    run(click_run(f))
+    assert f.error_line.value == "" and "haoee-stale" not in f.answer._dom_classes
+    assert "haoee-stale" not in f.status_line._dom_classes and plain(f.status_line.value).endswith("2 calls")
+
+
 def test_stop_keeps_the_partial_answer_and_marks_the_call_interrupted(
     ip: InteractiveShell, magics: Any, offline_server: Any, run: Any
 ) -> None:
@@ -209,14 +248,17 @@ def test_stop_keeps_the_partial_answer_and_marks_the_call_interrupted(
     assert call.interrupted and call.status == "interrupted"
     assert 40 < len(call.answer) < 300
     shown = markdown(f)
-    assert call.answer.strip() in shown and "interrupted" in shown and not shown.endswith("▍")
-    assert plain(f.error_line.value) == STOPPED
+    assert call.answer.strip() in shown and not shown.endswith("▍")
+    assert "interrupted" not in shown and "out tokens" not in shown  # the status line says it
+    status = plain(f.status_line.value)
+    assert status.startswith(STOPPED + " · gpt-4.1 · ") and "this session: " in status
+    assert "haoee-failed" not in f.status_line.value and f.error_line.value == ""  # not an error
     assert magics.state.session.calls[-1] is call and call.source == "form"
     assert (f.run_button.disabled, f.stop_button.disabled) == (False, True)
 
     offline_server.latency_ms = 0
-    run(click_run(f))  # the next Run clears the line
-    assert f.error_line.value == "" and f.last_call.status == "completed"
+    run(click_run(f))  # the next Run says how that one went
+    assert not plain(f.status_line.value).startswith("Stopped") and f.last_call.status == "completed"
 
 
 def test_two_forms_work_independently(magics: Any, offline_server: Any, run: Any) -> None:
@@ -227,13 +269,15 @@ def test_two_forms_work_independently(magics: Any, offline_server: Any, run: Any
         first.run_button.click()
         second.run_button.click()
         assert first.task is not second.task and first.running and second.running
-        await until(lambda: first.answer.outputs and len(first.answer.outputs[0]["data"]["text/plain"]) > 20)
+        await until(lambda: first.answer.outputs and "▍" in first.answer.outputs[0]["data"]["text/markdown"])
         first.stop_button.click()
         await asyncio.gather(first.task, second.task)
 
     run(scenario())
     assert first.last_call.status == "interrupted" and second.last_call.status == "completed"
-    assert plain(first.error_line.value) == STOPPED and second.error_line.value == ""
+    assert plain(first.status_line.value).startswith(STOPPED) and not plain(second.status_line.value).startswith(
+        STOPPED
+    )
     assert "rainbow" in markdown(second) and "rainbow" not in markdown(first)
     assert second.run_button.disabled is False and first.run_button.disabled is False
     assert {call.source for call in magics.state.session.calls} == {"form"} and len(magics.state.session.calls) == 2
@@ -267,13 +311,15 @@ def test_bad_values_go_to_the_error_line(offline_server: Any, run: Any, field: s
 
 
 @pytest.mark.parametrize(("model", "words"), [("fault-401", "API key"), ("fault-500", "run it again")])
-def test_a_server_error_goes_to_the_error_line(
+def test_a_server_error_goes_to_the_status_line_in_red(
     ip: InteractiveShell, magics: Any, run: Any, model: str, words: str
 ) -> None:
     f = form(prompt="Explain entropy", model=model)
     call = run(click_run(f))
-    line = plain(f.error_line.value)
+    line = html.unescape(plain(f.status_line.value))
     assert words in line and "\n" not in line and line == " ".join(str(call.error).split())
+    assert 'class="haoee-failed"' in f.status_line.value and f.error_line.value == ""
+    assert f.answer.outputs == ()  # nothing had arrived: no empty answer, no "0.0 s"
     assert call.status == "error" and list(magics.state.session.calls) == [call]
     assert not f.running and f.run_button.disabled is False
 
@@ -282,7 +328,7 @@ def test_a_missing_key_says_how_to_set_one(magics: Any, run: Any) -> None:
     magics.api_key, magics.base_url = "", ""
     f = form(prompt="Explain entropy")
     run(click_run(f))
-    assert "%haoee key" in plain(f.error_line.value) and f.last_call.status == "error"
+    assert "%haoee key" in plain(f.status_line.value) and f.last_call.status == "error"
 
 
 def test_an_unexpected_failure_lands_in_the_error_line(magics: Any, run: Any, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -421,7 +467,7 @@ def test_defaults_prefill_the_fields() -> None:
     assert values == ("qwen3-max", "Be brief.", "Hi", "0.5", "100", True, False)
     assert set(KNOWN_MODELS) <= set(f.model.options) and not f.model.ensure_option
     assert isinstance(f, ipywidgets.VBox) and f.task is None and f.last_call is None
-    for part in ("run_button", "stop_button", "copy_button", "answer", "usage_line", "error_line"):
+    for part in ("run_button", "stop_button", "copy_button", "answer", "status_line", "error_line"):
         assert isinstance(getattr(f, part), ipywidgets.Widget)
 
 

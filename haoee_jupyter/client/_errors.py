@@ -65,8 +65,8 @@ BILLING_HINT = (
 )
 
 _HINTS = {
-    "previous_response_not_found": "The conversation's earlier answer is gone (the server may have restarted); start the chat again with `%haoee reset NAME`",
-    "model_not_found": "Check the model name (`%haoee models` lists them)",
+    "previous_response_not_found": "The conversation's earlier answer is gone (the server may have restarted); start the chat again with %haoee reset NAME",
+    "model_not_found": "Check the model name (%haoee models lists them)",
     "404": "Check the base URL (HAOEE_BASE_URL, e.g. https://maas.haoee.com/v1) and the model name",
     **dict.fromkeys(("301", "302", "307", "308"), "Set HAOEE_BASE_URL to the address the server redirects to"),
 }
@@ -174,7 +174,7 @@ def status_error(response: httpx.Response, body: bytes) -> APIStatusError:
     error.retry_after = retry_after(response)
     wait = error.retry_after
     if wait is not None and wait > MAX_RETRY_WAIT and status in RETRY_STATUSES:
-        error.hint = f"The server asks to wait {duration(wait)}; run it again after that, or lower the concurrency"
+        error.hint = f"The server asks to wait {duration(wait)}; run it again after that"
     mark_billing(error)
     return error
 

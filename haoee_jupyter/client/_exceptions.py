@@ -124,8 +124,8 @@ class ConfigurationError(HaoeeError):
 
 class MissingAPIKeyError(ConfigurationError):
     default_hint = (
-        "Set the HAOEE_API_KEY environment variable, run `%haoee key` in a notebook, "
-        "pass Client(api_key=...), or run `%haoee offline` to use the offline demo server"
+        "Run %haoee key in a notebook, set HAOEE_API_KEY in the environment, or pass Client(api_key=...); "
+        "%haoee offline starts a demo server that needs no key"
     )
 
 
@@ -154,11 +154,11 @@ class BadRequestError(APIStatusError):
 
 
 class NotFoundError(BadRequestError):
-    default_hint = "Check the model name (`%haoee models` lists them) and the base URL (HAOEE_BASE_URL)"
+    default_hint = "Check the model name (%haoee models lists them) and the base URL (HAOEE_BASE_URL)"
 
 
 class AuthenticationError(APIStatusError):
-    default_hint = "Check your API key: set HAOEE_API_KEY or run `%haoee key`"
+    default_hint = "Run %haoee key to enter a valid key (or set HAOEE_API_KEY anew)"
 
 
 class PermissionDeniedError(APIStatusError):
@@ -166,7 +166,8 @@ class PermissionDeniedError(APIStatusError):
 
 
 class RateLimitError(APIStatusError):
-    default_hint = "Wait a moment and run it again, or lower the concurrency; check your quota if it persists"
+    # Retries have already waited as the server asked; concurrency advice belongs to a batch's summary.
+    default_hint = "Run it again in a moment; if it keeps happening, check your plan's rate limits"
 
 
 class ServerError(APIStatusError):

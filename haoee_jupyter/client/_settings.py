@@ -39,7 +39,7 @@ def resolve_api_key(explicit: str | None = None) -> str:
     if not bare or not bare.isascii() or not bare.isprintable() or any(c.isspace() for c in bare):
         raise ConfigurationError(
             "The API key contains characters an HTTP header cannot carry (non-ASCII letters or spaces)",
-            hint="Copy the key again from your Haoee account page and set it anew (HAOEE_API_KEY or `%haoee key`)",
+            hint="Copy the key again from your Haoee account page and set it anew (%haoee key, or HAOEE_API_KEY)",
         )
     return key
 

@@ -7,7 +7,9 @@
     '%%haoee -m gpt-4.1 -t 0.3\\nExplain entropy'
 
 Its fields are the options of the table in :mod:`._options` that have a widget, plus the prompt.
-A request runs as a task on the kernel's event loop, so other cells can run while it streams.
+A request runs as a task on the kernel's event loop, so other cells can run while it streams;
+meanwhile Run reads "Running…" and only Stop can be pressed. Under the answer one status line
+says how it went (:mod:`._form_status`); a value that cannot be sent is said next to Run.
 """
 
 from __future__ import annotations
@@ -26,40 +28,46 @@ from ..client import _settings
 from ._copy_script import COPY_SCRIPT
 from ._core import AnswerError, EmptyPromptError, Prepared, PrepareError, answer_value, arun, prepare
 from ._display import call_bundle
+from ._form_status import CSS, STOPPED, STOPPED_EMPTY, is_empty, status_html, without_footer
 from ._options import FORM_OPTIONS, Option, OptionError, Options, cell_line, quote, split_line
 from ._session import Call
 from ._state import ShellState, state_for
 
-__all__ = ["Form", "OutputView", "form"]
+__all__ = ["STOPPED", "Form", "OutputView", "form"]
 
 KNOWN_MODELS = ("gpt-4.1", "gpt-5.2", "gpt-5.4", "deepseek-v4-flash", "qwen3-max", "claude-sonnet-4-6", "glm-4.7")
 #: What form() takes: the prompt, and every option that has a widget.
 FIELDS = ("prompt", *(option.name for option in FORM_OPTIONS))
-STOPPED = "Stopped; the partial answer is kept."
 PASTE_NOTE = "Paste this into a new cell:"
 
 
 class FormError(Exception):
-    """A value in the form that cannot be sent; its message is shown in the error line."""
+    """A value in the form that cannot be sent; its message is shown next to Run."""
 
 
 class OutputView:
     """A :class:`~haoee_jupyter.notebook._core.View` that renders a call into an ``ipywidgets.Output``.
 
     It assigns the ``outputs`` trait instead of using ``with output:``, so it works from a
-    task on the event loop, where no cell's output context is active.
+    task on the event loop, where no cell's output context is active. The final answer has no
+    footer: the form's status line says it (``footer=False`` shows it, as the cell magic does).
     """
 
-    def __init__(self, output: widgets.Output, fmt: str = "markdown") -> None:
-        self.output, self.fmt = output, fmt
+    def __init__(self, output: widgets.Output, fmt: str = "markdown", *, footer: bool = False) -> None:
+        self.output, self.fmt, self.footer = output, fmt, footer
 
     def update(self, call: Call, final: bool) -> None:
         data = call_bundle(call, final, self.fmt)
+        if final and not self.footer:
+            data = without_footer(data)
+        if final and is_empty(data):  # failed before any text: the status line says why
+            self.output.outputs = ()
+            return
         self.output.outputs = ({"output_type": "display_data", "data": data, "metadata": {}},)
 
 
 def _guarded(method: Callable[[Form], Any]) -> Callable[..., None]:
-    """A button callback whose failures land in the error line, not in the kernel's log."""
+    """A button callback whose failures are said next to Run, not in the kernel's log."""
 
     @functools.wraps(method)
     def callback(self: Form, *_: Any) -> None:
@@ -69,7 +77,7 @@ def _guarded(method: Callable[[Form], Any]) -> Callable[..., None]:
             self.show_error(str(e))
         except Exception as e:  # a bug: still say so where the user is looking
             self.state.session.last_error = e
-            self.show_error(f"The form failed ({type(e).__name__}: {e}); `%haoee error` shows the details.")
+            self.show_error(f"The form failed ({type(e).__name__}: {e}); %haoee error shows the details.")
 
     return callback
 
@@ -79,9 +87,11 @@ class Form(widgets.VBox):  # type: ignore[misc]
 
     Parts: one widget per option (``.model``, ``.instructions``, ``.temperature``, ``.top_p``,
     ``.max_tokens``, ``.reasoning``, ``.web``, ``.stream``, ``.format``, ``.schema``, ``.images``,
-    ``.chat``), ``.prompt``, ``.run_button``, ``.stop_button``, ``.copy_button``, ``.answer``
-    (an Output), ``.usage_line``, ``.error_line``; ``.task`` is the running request (an asyncio
-    Task) or None, ``.last_call`` the last finished :class:`~haoee_jupyter.notebook._session.Call`.
+    ``.chat``), ``.prompt``, ``.run_button``, ``.stop_button``, ``.copy_button``, ``.error_line``
+    (beside the buttons: what keeps Run from sending), ``.answer`` (an Output) and ``.status_line``
+    under it (model, tokens, time, the session's total; a Stop; the call's error). ``.task`` is
+    the running request (an asyncio Task) or None, ``.last_call`` the last finished
+    :class:`~haoee_jupyter.notebook._session.Call`.
 
     >>> f = form(prompt="Say hi")
     >>> f.run_button.click()   # from a running event loop (a kernel), as the button does
@@ -116,15 +126,16 @@ class Form(widgets.VBox):  # type: ignore[misc]
             description="Copy as cell", icon="copy", tooltip="The equivalent %%haoee cell, added below"
         )
         self.answer = widgets.Output()
-        self.usage_line = widgets.HTML(layout=widgets.Layout(display="none"))
+        self.status_line = widgets.HTML(layout=widgets.Layout(display="none"))
         self.error_line = widgets.HTML(layout=widgets.Layout(display="none"))
         self.copy_note = widgets.HTML()
         self.copy_text = widgets.Textarea(rows=4, layout=_wide())
         self.copy_box = widgets.VBox([self.copy_note, self.copy_text], layout=widgets.Layout(display="none"))
         self._script = widgets.Output(layout=widgets.Layout(display="none"))  # runs Copy's JavaScript
+        self._style = widgets.HTML(CSS, layout=widgets.Layout(display="none"))  # a <style> applies hidden too
 
         parts = [option.name for option in FORM_OPTIONS] + ["prompt", "run_button", "stop_button", "copy_button"]
-        for name in [*parts, "answer", "usage_line", "error_line", "copy_note", "copy_text"]:
+        for name in [*parts, "answer", "status_line", "error_line", "copy_note", "copy_text"]:
             # stable hooks for CSS, tests and the Copy script: haoee-prompt, haoee-run, haoee-copy-note...
             getattr(self, name).add_class(
                 "haoee-" + name.removesuffix("_button").removesuffix("_line").replace("_", "-")
@@ -139,10 +150,13 @@ class Form(widgets.VBox):  # type: ignore[misc]
             small, layout=widgets.Layout(flex_flow="row wrap", align_items="center", grid_gap="0.2em 1.5em")
         )
         wide = [getattr(self, o.name) for o in FORM_OPTIONS if o.widget == "wide-text"]
-        buttons = widgets.HBox([self.run_button, self.stop_button, self.copy_button])
+        self.button_row = widgets.HBox(
+            [self.run_button, self.stop_button, self.copy_button, self.error_line],
+            layout=widgets.Layout(flex_flow="row wrap", align_items="center"),
+        )
         super().__init__(
-            [*rows, self.prompt, settings, *wide, buttons]
-            + [self.error_line, self.answer, self.usage_line, self.copy_box, self._script],
+            [*rows, self.prompt, settings, *wide, self.button_row]
+            + [self.answer, self.status_line, self.copy_box, self._script, self._style],
             layout=widgets.Layout(width="100%", max_width="60em"),
         )
         self.add_class("haoee-form")
@@ -187,14 +201,15 @@ class Form(widgets.VBox):  # type: ignore[misc]
         if self.running:
             return self.task
         self.show_error("")
-        prepared = self.prepare()
+        prepared = self.prepare()  # FormError: said next to Run, the answer from before dimmed
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             raise FormError(
                 "Run needs a running event loop, as in a Jupyter kernel; in plain Python use haoee_jupyter.Client instead."
             ) from None
-        _set_line(self.usage_line, "")
+        _set_line(self.status_line, "")
+        self._set_stale(False)
         self.task = loop.create_task(self._request(prepared))
         self.task.add_done_callback(self._after)
         self._set_running(True)
@@ -217,41 +232,39 @@ class Form(widgets.VBox):  # type: ignore[misc]
         if task is self.task:
             self._set_running(False)
         if task.cancelled():  # cancelled before the request had started
-            self.show_error(STOPPED)
+            _set_line(self.status_line, f'<span class="haoee-stopped">{html.escape(STOPPED_EMPTY)}</span>')
         elif task.exception() is not None:
             error = task.exception()
             self.state.session.last_error = error
-            self.show_error(f"The form failed ({type(error).__name__}: {error}); `%haoee error` shows the details.")
+            self.show_error(f"The form failed ({type(error).__name__}: {error}); %haoee error shows the details.")
 
     def _show_call(self, call: Call, prepared: Prepared) -> None:
-        total = self.state.session.total
-        usage, facts = call.usage, []
-        if usage.total_tokens:
-            facts.append(f"{usage.input_tokens:,} in / {usage.output_tokens:,} out tokens")
-        if call.latency is not None:
-            facts.append(f"{call.latency:.1f} s")
-        facts.append(
-            f"this session: {total.total_tokens:,} tokens in {total.calls} call{'s' if total.calls != 1 else ''}"
-        )
-        _set_line(self.usage_line, f"<small>{html.escape(' · '.join(facts))}</small>")
-        if call.interrupted:
-            self.show_error(STOPPED)
-        elif call.error is not None:
-            self.show_error(" ".join(str(call.error).split()))
-        else:
+        problem = None
+        if not call.interrupted and call.error is None:
             try:
                 answer_value(call, prepared)  # -f json and --schema: say so when the answer is not that
             except AnswerError as e:
-                self.show_error(str(e))
+                problem = str(e)
+        _set_line(self.status_line, status_html(call, self.state.session.total, problem))
 
     def _set_running(self, running: bool) -> None:
+        """Busy or not, on the form itself: Run reads "Running…" with a turning icon, Stop is enabled."""
         self.run_button.disabled = running
         self.stop_button.disabled = not running
+        self.run_button.description = "Running…" if running else "Run"
+        self.run_button.icon = "spinner" if running else "play"
+        (self.run_button.add_class if running else self.run_button.remove_class)("haoee-busy")
+
+    def _set_stale(self, stale: bool) -> None:
+        """Dim the answer and status line left from before, while a message beside Run is not about them."""
+        for part in (self.answer, self.status_line):
+            (part.add_class if stale else part.remove_class)("haoee-stale")
 
     def show_error(self, message: str) -> None:
-        """Put one line in the error line (an empty message clears it)."""
-        style = "color: var(--jp-error-color1, #d32f2f)"
-        _set_line(self.error_line, f'<span style="{style}">{html.escape(message)}</span>' if message else "")
+        """Say next to Run why nothing was sent (an empty message clears it); the answer from
+        before, if any, is dimmed meanwhile."""
+        _set_line(self.error_line, html.escape(message))
+        self._set_stale(bool(message) and bool(self.answer.outputs))
 
     # --- Copy as cell -----------------------------------------------------------------------
     def cell_text(self) -> str:

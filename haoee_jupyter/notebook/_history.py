@@ -116,7 +116,7 @@ def history(
         import pandas as pd  # type: ignore[import-untyped,unused-ignore]
     except ImportError as e:
         if as_frame:
-            raise StoreError("history(as_frame=True) needs pandas", hint="Run `pip install pandas`") from e
+            raise StoreError("history(as_frame=True) needs pandas", hint="Run pip install pandas") from e
         return entries
     return pd.DataFrame(
         {

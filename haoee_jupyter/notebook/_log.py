@@ -18,7 +18,6 @@ the request, and the ``secret`` given to :meth:`~CallLog.write` is masked wherev
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -27,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..client._models import Response, Usage
+from ._log_schema import MIGRATIONS, loads, prompt_of
 from ._store import Store, StoreError, dumps, haoee_home, normalize_base_url, redact, without_secrets
 
 if TYPE_CHECKING:
@@ -37,7 +37,7 @@ __all__ = ["CallLog", "CallRecord", "LogEntry", "cell_origin", "prompt_of"]
 FILE_NAME = "calls.sqlite3"
 
 #: Statuses a row can have: pending/in_progress while it runs, then how it ended.
-STATUSES = ("pending", "in_progress", "completed", "incomplete", "failed", "error", "interrupted", "cached")
+STATUSES = ("pending", "queued", "in_progress", "completed", "incomplete", "failed", "error", "interrupted", "cached")
 
 
 @dataclass
@@ -106,12 +106,12 @@ class LogEntry:
 
     @cached_property
     def request(self) -> dict[str, Any]:
-        value = _loads(self.request_json)
+        value = loads(self.request_json)
         return value if isinstance(value, dict) else {}
 
     @cached_property
     def response(self) -> dict[str, Any] | None:
-        value = _loads(self.response_json)
+        value = loads(self.response_json)
         return value if isinstance(value, dict) else None
 
     def to_response(self) -> Response:
@@ -133,36 +133,6 @@ class LogEntry:
             "usage": self.usage.as_dict(),
         }
         return Response(raw=raw)
-
-
-def _loads(text: str | None) -> Any:
-    if not text:
-        return None
-    try:
-        return json.loads(text)
-    except ValueError:
-        return None
-
-
-def _text(value: Any) -> str:
-    """The user's words in a message's content: a string, or its text parts."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, list):
-        parts = [_text(part.get("text")) if isinstance(part, dict) else _text(part) for part in value]
-        return "\n".join(part for part in parts if part)
-    return ""
-
-
-def prompt_of(endpoint: str, request: dict[str, Any]) -> str:
-    """The input text of a request: the last user turn of a message list, or the prompt."""
-    value = request.get("input", request.get("messages", request.get("prompt")))
-    if isinstance(value, list):
-        users = [m for m in value if isinstance(m, dict) and m.get("role", "user") == "user"]
-        if users:
-            return _text(users[-1].get("content"))
-        return _text(value)
-    return _text(value)
 
 
 def cell_origin(shell: Any) -> tuple[str | None, int | None]:
@@ -188,68 +158,6 @@ def _error_line(error: BaseException | str | None) -> str | None:
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     return lines[0] if lines else None
 
-
-# --- the schema ------------------------------------------------------------------------------
-# Version 1 is the first shape of the table; each later step moves a file one version on.
-# A step is only ever appended: files in the wild are at every version.
-
-_V1 = """
-CREATE TABLE calls (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    time TEXT NOT NULL,
-    endpoint TEXT NOT NULL,
-    model TEXT NOT NULL DEFAULT '',
-    request TEXT NOT NULL DEFAULT '{}',
-    response TEXT,
-    text TEXT NOT NULL DEFAULT '',
-    input_tokens INTEGER NOT NULL DEFAULT 0,
-    output_tokens INTEGER NOT NULL DEFAULT 0,
-    total_tokens INTEGER NOT NULL DEFAULT 0,
-    latency REAL,
-    status TEXT NOT NULL,
-    error TEXT,
-    source TEXT NOT NULL DEFAULT ''
-)
-"""
-
-_V2_SQL = """
-ALTER TABLE calls ADD COLUMN prompt TEXT NOT NULL DEFAULT '';
-ALTER TABLE calls ADD COLUMN cached_tokens INTEGER NOT NULL DEFAULT 0;
-ALTER TABLE calls ADD COLUMN reasoning_tokens INTEGER NOT NULL DEFAULT 0;
-ALTER TABLE calls ADD COLUMN base_url TEXT NOT NULL DEFAULT '';
-ALTER TABLE calls ADD COLUMN notebook TEXT;
-ALTER TABLE calls ADD COLUMN cell INTEGER;
-ALTER TABLE calls ADD COLUMN batch_id TEXT;
-ALTER TABLE calls ADD COLUMN batch_row INTEGER;
-ALTER TABLE calls ADD COLUMN job_id TEXT;
-ALTER TABLE calls ADD COLUMN response_id TEXT;
-CREATE INDEX calls_model ON calls (model COLLATE NOCASE);
-CREATE INDEX calls_batch ON calls (batch_id, batch_row) WHERE batch_id IS NOT NULL;
-CREATE INDEX calls_job ON calls (job_id) WHERE job_id IS NOT NULL
-"""
-
-
-def _v2(connection: sqlite3.Connection) -> None:
-    """Version 2: the columns for cells, batches, jobs and the prompt, which it fills for the
-    rows version 1 wrote (search reads it)."""
-    for statement in _V2_SQL.split(";"):
-        if statement.strip():
-            connection.execute(statement)
-    rows = connection.execute("SELECT id, endpoint, request, response FROM calls").fetchall()
-    for row_id, endpoint, request, response in rows:
-        body = _loads(request)
-        answer = _loads(response)
-        connection.execute(
-            "UPDATE calls SET prompt = ?, response_id = ? WHERE id = ?",
-            (
-                prompt_of(endpoint, body) if isinstance(body, dict) else "",
-                str(answer.get("id")) if isinstance(answer, dict) and answer.get("id") else None,
-                row_id,
-            ),
-        )
-
-
-MIGRATIONS = (_V1, _v2)
 
 _COLUMNS = (
     "time endpoint model request response text input_tokens output_tokens total_tokens latency status error "
@@ -337,7 +245,7 @@ class CallLog:
         number = _parse_id(call_id)
         rows = self._select(" WHERE id = ?", (number,)) if self._store.exists else []
         if not rows:
-            raise StoreError(f"No call #{number} in the call log at {self.path}", hint="`%haoee history` lists them")
+            raise StoreError(f"No call #{number} in the call log at {self.path}", hint="%haoee history lists them")
         return rows[0]
 
     def search(self, n: int | None = 20, search: str | None = None, model: str | None = None) -> list[LogEntry]:
@@ -367,6 +275,35 @@ class CallLog:
             sql += " LIMIT ?"
             params.append(max(int(n), 0))
         return self._select(sql, tuple(params))
+
+    def open_batch(self, key: str, rows: int) -> tuple[str, bool]:
+        """The run to write a batch's rows under: its last unfinished run, if there is one
+        (``(id, True)``: resume it), else a new one (``(id, False)``).
+
+        ``key`` names the batch (its template, options and inputs); ``rows`` is how many tasks
+        it has, so a run of another size is never resumed.
+        """
+        import uuid
+
+        now = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+        with self._store.connect() as connection:
+            row = connection.execute(
+                "SELECT id FROM batches WHERE key = ? AND rows = ? AND finished IS NULL ORDER BY started DESC LIMIT 1",
+                (key, rows),
+            ).fetchone()
+            if row is not None:
+                return str(row[0]), True
+            batch_id = f"{key[:12]}-{uuid.uuid4().hex[:8]}"
+            connection.execute(
+                "INSERT INTO batches (id, key, rows, started) VALUES (?, ?, ?, ?)", (batch_id, key, rows, now)
+            )
+        return batch_id, False
+
+    def finish_batch(self, batch_id: str) -> None:
+        """Mark a run as finished (every row tried): running the batch again starts a new run."""
+        now = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+        with self._store.connect() as connection:
+            connection.execute("UPDATE batches SET finished = ? WHERE id = ?", (now, batch_id))
 
     def batch_rows(self, batch_id: str) -> list[LogEntry]:
         """Every row written for one batch, by row index (to resume: send only the rest)."""
@@ -399,7 +336,5 @@ def _entry(row: tuple[Any, ...]) -> LogEntry:
 def _parse_id(call_id: int | str) -> int:
     text = str(call_id).strip().lstrip("#")
     if not text.isdigit():
-        raise StoreError(
-            f"{call_id!r} is not a call id", hint="Use the number from `%haoee history`, such as 12 or #12"
-        )
+        raise StoreError(f"{call_id!r} is not a call id", hint="Use the number from %haoee history, such as 12 or #12")
     return int(text)

@@ -133,7 +133,7 @@ def fault_error(fault: str, model: str) -> ApiError:
     if fault == "401":
         return ApiError(
             401,
-            "Incorrect API key provided (injected by the offline demo server). Check HAOEE_API_KEY.",
+            "Incorrect API key provided (injected by the offline demo server).",
             code="invalid_api_key",
         )
     if fault == "403":
