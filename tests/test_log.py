@@ -15,7 +15,7 @@ import pytest
 import haoee_jupyter
 from haoee_jupyter import HaoeeError, Response, Usage
 from haoee_jupyter.notebook._history import history_bundle, history_markdown, markdown_table
-from haoee_jupyter.notebook._log import CallLog, CallRecord, cell_origin
+from haoee_jupyter.notebook._log import MIGRATIONS, CallLog, CallRecord, cell_origin
 from haoee_jupyter.notebook._store import StoreError, haoee_home
 
 FIXTURES = Path(__file__).parent / "fixtures" / "responses-api"
@@ -250,7 +250,7 @@ def test_a_version_1_file_is_migrated_with_its_rows_intact(home: Path) -> None:
         assert (entry.response_id, entry.cell, entry.usage.cached_tokens) == ("resp_old", None, 0)
         assert log.write(record(cell=3, batch_id="b", batch_row=0)) == 2
     check = sqlite3.connect(home / "calls.sqlite3")
-    assert check.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert check.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
     check.close()
 
 

@@ -8,12 +8,15 @@ process each have their own key, clients and conversations.
     state = state_for(get_ipython())
     state.client()                # the shell's Client, built from its settings
     state.source("model")         # where the model setting comes from, for %haoee config
+    state.log_call(call)          # the call log under HAOEE_HOME (every front end's calls)
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import sys
+import threading
 from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -51,6 +54,9 @@ class ShellState:
         self._sources: dict[str, str] = {}
         self._assigning: str | None = None
         self._closing: set[asyncio.Task[None]] = set()
+        self._stores: dict[str, Any] = {}  # "log", "cache": opened on first use
+        self._stores_lock = threading.Lock()  # a batch's rows log from many threads
+        self._store_warned: set[str] = set()
 
     @property
     def namespace(self) -> dict[str, Any]:
@@ -178,9 +184,120 @@ class ShellState:
             await clients["async"].aclose()
 
     def close(self) -> None:
-        """What ``%unload_ext`` does: close the clients and stop the offline server."""
+        """What ``%unload_ext`` does: close the clients, the call log and the cache, and stop the offline server."""
         self.stop_offline()
         self.replace_clients()
+        with self._stores_lock:
+            stores, self._stores = list(self._stores.values()), {}
+        for store in stores:
+            store.close()
+
+    # --- the call log and the response cache ------------------------------------------------
+    def _store(self, kind: str) -> Any:
+        """The CallLog or ResponseCache under HAOEE_HOME, opened once (again if $HAOEE_HOME changes)."""
+        from ._store import haoee_home
+
+        home = haoee_home()
+        with self._stores_lock:
+            store = self._stores.get(kind)
+            if store is None or store.path.parent != home:
+                if store is not None:
+                    store.close()
+                if kind == "log":
+                    from ._log import CallLog
+
+                    store = CallLog()
+                else:
+                    from ._cache import ResponseCache
+
+                    store = ResponseCache()
+                self._stores[kind] = store
+            return store
+
+    @property
+    def call_log(self) -> Any:
+        """The persistent call log (``HAOEE_HOME/calls.sqlite3``)."""
+        return self._store("log")
+
+    @property
+    def response_cache(self) -> Any:
+        """The response cache (``HAOEE_HOME/cache.sqlite3``)."""
+        return self._store("cache")
+
+    def secret(self) -> str | None:
+        """The key in use, so that the log and the cache can mask it should it appear anywhere."""
+        return str(self.settings.api_key or "") or os.environ.get("HAOEE_API_KEY") or None
+
+    def base_url(self) -> str:
+        """The base URL calls go to (part of a cache key, kept in the log)."""
+        try:
+            return str(self.client().base_url)
+        except Exception:  # an unusable URL: the call itself says so
+            return str(self.settings.base_url or "")
+
+    def log_call(
+        self,
+        call: Any,
+        *,
+        enabled: bool | None = None,
+        endpoint: str | None = None,
+        batch_id: str | None = None,
+        batch_row: int | None = None,
+        job_id: str | None = None,
+    ) -> int | None:
+        """Write a call (a :class:`~._session.Call`) to the call log; returns its id (``call.log_id``).
+
+        Every front end calls this once a call has ended, also on error and interrupt: the
+        magic, the form, batch rows, comparisons and media calls (``endpoint`` defaults to
+        ``call.endpoint``; a video job passes ``job_id``). Writing the same call again (a job
+        polled to its end) updates its row. ``enabled`` is the cell's ``--log`` / ``--no-log``
+        (None: ``%config Haoee.log``). Thread-safe. A log that cannot be written costs a
+        one-line warning, never the answer.
+        """
+        if not (self.settings.log if enabled is None else enabled):
+            return None
+        from ._log import STATUSES, CallRecord, cell_origin
+
+        response = call.response
+        raw = getattr(response, "raw", None)
+        status = "cached" if getattr(call, "cached", False) else call.status
+        record = CallRecord(
+            endpoint=endpoint or getattr(call, "endpoint", None) or "/responses",
+            request=call.body if isinstance(call.body, dict) else {},
+            response=raw if isinstance(raw, dict) else None,
+            text=call.text,
+            model=call.model,
+            usage=call.usage,
+            latency=call.latency,
+            status=status if status in STATUSES else "pending",
+            error=call.error if call.error is not None else ("Interrupted" if call.interrupted else None),
+            source=call.source,
+            base_url=self.base_url(),
+            notebook=cell_origin(self.shell)[0] if self.shell is not None else None,
+            cell=call.cell,
+            batch_id=batch_id,
+            batch_row=batch_row,
+            job_id=job_id,
+            started=call.started_at,
+            id=getattr(call, "log_id", None),
+        )
+        try:
+            call.log_id = self.call_log.write(record, secret=self.secret())
+        except Exception as e:  # StoreError, or a value SQLite cannot take: the answer matters more
+            self.store_failed("log", e)
+            return None
+        return call.log_id  # type: ignore[no-any-return]
+
+    def store_failed(self, kind: str, error: BaseException) -> None:
+        """Say once per session, in one line, that the call log or the cache is not working."""
+        if kind in self._store_warned:
+            return
+        self._store_warned.add(kind)
+        what = "call log" if kind == "log" else "response cache"
+        off = "%config Haoee.log = False" if kind == "log" else "%config Haoee.cache = False"
+        print(
+            f"haoee: the {what} is not working ({error}); calls go on without it ({off} stops trying)", file=sys.stderr
+        )
 
     # --- the offline demo server --------------------------------------------------------------
     def start_offline(self, latency_ms: float | None) -> Any:
