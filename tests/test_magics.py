@@ -825,7 +825,7 @@ def test_missing_key_says_how_to_set_one(ip: InteractiveShell, offline_server: A
     from haoee_jupyter import MissingAPIKeyError
 
     ip.run_line_magic("config", "Haoee.api_key = ''")
-    with pytest.raises(MissingAPIKeyError, match="HAOEE_API_KEY.*%haoee key"):
+    with pytest.raises(MissingAPIKeyError, match="%haoee key.*HAOEE_API_KEY"):
         ask(ip)
     assert offline_server.requests == []
 
@@ -1061,7 +1061,11 @@ def test_offline_subcommand_starts_and_stops_a_server(
     captured = line_magic(ip, "offline --latency-ms 0")
     started = state.offline_server
     assert started is not None and started.url != offline_server.url
-    assert started.url in captured.stdout and "%haoee offline stop" in captured.stdout
+    shown = final_bundle(captured)  # Markdown, one short paragraph; plain text without its markup
+    assert set(shown) == {"text/markdown", "text/plain"} and captured.stdout == ""
+    assert f"`{started.url}`" in shown["text/markdown"] and "`%haoee offline stop`" in shown["text/markdown"]
+    assert started.url in shown["text/plain"] and "%haoee offline stop" in shown["text/plain"]
+    assert "`" not in shown["text/plain"] and "**" not in shown["text/plain"] and "\n" not in shown["text/plain"]
     config = final_bundle(line_magic(ip, "config"))["text/plain"]
     assert re.search(r"^base_url\s+" + re.escape(started.url) + r"\s+%haoee offline$", config, re.M)
     ask(ip)
@@ -1415,7 +1419,7 @@ def test_edge_config_values_are_accepted(ip: InteractiveShell, magics: Any, sett
 
 
 def test_offline_latency_accepts_fractions_and_refuses_negatives(ip: InteractiveShell, magics: Any, state: Any) -> None:
-    assert "(2.5 ms per token)" in line_magic(ip, "offline --latency-ms 2.5").stdout
+    assert "(2.5 ms per token)" in final_bundle(line_magic(ip, "offline --latency-ms 2.5"))["text/plain"]
     assert state.offline_server.latency_ms == 2.5
     for bad in ("-1", "nan", "inf"):
         with pytest.raises(

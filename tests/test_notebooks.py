@@ -88,7 +88,7 @@ def test_no_cell_failed(notebook: Any) -> None:
 
 
 def test_setup_cell_starts_the_offline_server(notebook: Any) -> None:
-    assert "Offline demo server at http://127.0.0.1:" in stdout(notebook.cells[1])
+    assert "Offline demo server at http://127.0.0.1:" in only_display(notebook.cells[1])["text/plain"]
 
 
 def test_first_answer_is_rendered_markdown(notebook: Any) -> None:

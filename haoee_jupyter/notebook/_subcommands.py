@@ -223,9 +223,12 @@ def offline(state: ShellState, args: argparse.Namespace) -> None:
             print("The offline server is not running.")
         return
     server = state.start_offline(args.latency_ms)
-    print(
-        f"Offline demo server at {server.url} ({server.latency_ms:g} ms per token); "
-        "this session now uses it, no key needed. `%haoee offline stop` goes back."
+    pace = f"{server.latency_ms:g} ms per token"
+    state.show(
+        f"**Offline demo server** at `{server.url}` ({pace}): this session uses it, no key needed. "
+        "`%haoee offline stop` goes back to your own settings.",
+        f"Offline demo server at {server.url} ({pace}): this session uses it, no key needed. "
+        "%haoee offline stop goes back to your own settings.",
     )
 
 
