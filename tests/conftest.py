@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import socket
 import struct
 import threading
@@ -13,6 +15,41 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Union
 
 import pytest
+
+# --- the call log and the response cache never go to the real user data directory --------
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Before any fixture runs (kernels and JupyterLab servers of module scope included, which
+    inherit the environment): HAOEE_HOME and the XDG data directory it falls back to (for the
+    tests that clear every HAOEE_* variable) are a temporary folder for the whole run."""
+    import tempfile
+
+    folder = tempfile.mkdtemp(prefix="haoee-tests-")
+    config._haoee_saved_env = {name: os.environ.get(name) for name in ("HAOEE_HOME", "XDG_DATA_HOME")}  # type: ignore[attr-defined]
+    config._haoee_folder = folder  # type: ignore[attr-defined]
+    os.environ["HAOEE_HOME"] = os.path.join(folder, "haoee-home")
+    os.environ["XDG_DATA_HOME"] = os.path.join(folder, "xdg-data")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    for name, value in getattr(config, "_haoee_saved_env", {}).items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    folder = getattr(config, "_haoee_folder", None)
+    if folder:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(autouse=True)
+def haoee_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Each test its own call log and cache (HAOEE_HOME, made on the first write)."""
+    folder = tmp_path_factory.mktemp("haoee", numbered=True) / "home"
+    monkeypatch.setenv("HAOEE_HOME", str(folder))
+    return folder
+
 
 # --- http_server: a scriptable loopback HTTP server ----------------------------------------
 #

@@ -7,6 +7,11 @@ The magic, the form (and batch runs and comparisons) all call the same functions
     call = await arun(prepared, state, view)      # a task on the kernel's loop, for a form
     value = answer_value(call, prepared)          # the text, or the parsed JSON / schema object
     text = request_text(prepared, state)          # --dry-run: the exact request, key masked
+    send(prepared, state, call, client)           # a batch row or a comparison's column, in a thread
+    log_call(state, call)                         # the call log (run and arun do it themselves)
+
+With ``--cache`` a request answered before is answered from the response cache (``call.cached``)
+and nothing is sent; ``--refresh`` sends it and replaces the cached answer.
 """
 
 from __future__ import annotations
@@ -57,15 +62,18 @@ class Prepared:
     body: dict[str, Any] = field(default_factory=dict)  # the JSON body, without "stream"
 
 
-def prepare(template: str, options: Any, state: ShellState) -> Prepared:
+def prepare(template: str, options: Any, state: ShellState, namespace: Any = None) -> Prepared:
     """Everything before sending: fill ``{name}`` in the prompt and instructions, read images
     and the schema, take the chat's turn, and build the request body.
+
+    ``namespace`` is where ``{name}`` is looked up (default: the user's); a batch passes each
+    row's names layered over the user's.
 
     >>> prepared = prepare("Explain {topic}", Options(temperature=0.2), state)
     >>> prepared.body
     {'model': 'gpt-4.1', 'input': 'Explain entropy', 'temperature': 0.2}
     """
-    namespace = state.namespace
+    namespace = state.namespace if namespace is None else namespace
     format_ = options.format or ("json" if options.schema else None)
     options = resolve(options, state.settings)
     try:
@@ -232,14 +240,66 @@ def run(prepared: Prepared, state: ShellState, view: View, *, source: str = "mag
     call = throttle.call
     try:
         with state.lease() as client:
-            call.response = client.respond(**_arguments(prepared, throttle))
-    except (HaoeeError, KeyboardInterrupt) as e:
-        _absorb(call, e)
-        if isinstance(e, KeyboardInterrupt):
-            _finish(throttle, state)
-            raise Interrupted(call) from e
-    _finish(throttle, state)
+            send(prepared, state, call, client, on_text=throttle.text, on_reasoning=throttle.reasoning)
+    except KeyboardInterrupt as e:
+        call.interrupted = call.error is None
+        _finish(throttle, state, prepared)
+        raise Interrupted(call) from e
+    _finish(throttle, state, prepared)
     return call
+
+
+def send(
+    prepared: Prepared,
+    state: ShellState,
+    call: Call,
+    client: Any,
+    *,
+    on_text: Callable[[str], Any] | None = None,
+    on_reasoning: Callable[[str], Any] | None = None,
+) -> None:
+    """Answer ``call`` from the response cache (``--cache``) or from the server through
+    ``client``, and keep a new answer in the cache. Shows and records nothing, so the threads
+    of a batch or a comparison call it too.
+
+    A HaoeeError ends up in ``call.error``; a KeyboardInterrupt (or whatever a callback raises
+    to stop the stream) is raised again once what arrived is kept in ``call``.
+    """
+    if _cached(prepared, state, call):
+        return
+    try:
+        call.response = client.respond(
+            **_arguments(prepared, on_text or call.add_text, on_reasoning or call.add_reasoning)
+        )
+    except HaoeeError as e:
+        _absorb(call, e)
+    except BaseException as e:
+        _absorb(call, e)
+        raise
+    else:
+        _keep(prepared, state, call)
+
+
+def _caching(prepared: Prepared) -> bool:
+    return bool(getattr(prepared.options, "cache", False) or getattr(prepared.options, "refresh", False))
+
+
+def _cached(prepared: Prepared, state: ShellState, call: Call) -> bool:
+    """Answer the call from the cache if it is on and holds this request (not with --refresh)."""
+    if not _caching(prepared) or getattr(prepared.options, "refresh", False):
+        return False
+    hit = state.cache_get(call.endpoint, prepared.body)
+    if hit is None:
+        return False
+    call.cached = True
+    call.response = hit  # all of it at once, streamed or not
+    return True
+
+
+def _keep(prepared: Prepared, state: ShellState, call: Call) -> None:
+    """Keep a completed answer in the cache (--cache, --refresh: replacing the entry)."""
+    if _caching(prepared) and call.response is not None:
+        state.cache_put(call.endpoint, prepared.body, call.response)
 
 
 async def arun(
@@ -250,19 +310,22 @@ async def arun(
 
     throttle = _begin(prepared, state, view, source, cell)
     call = throttle.call
-    try:
-        async with state.alease() as client:
-            call.response = await client.respond(**_arguments(prepared, throttle))
-    except (HaoeeError, asyncio.CancelledError) as e:
-        _absorb(call, e)
-    _finish(throttle, state)
+    if not _cached(prepared, state, call):
+        try:
+            async with state.alease() as client:
+                call.response = await client.respond(**_arguments(prepared, throttle.text, throttle.reasoning))
+        except (HaoeeError, asyncio.CancelledError) as e:
+            _absorb(call, e)
+        else:
+            _keep(prepared, state, call)
+    _finish(throttle, state, prepared)
     return call
 
 
-def _arguments(prepared: Prepared, throttle: Throttle) -> dict[str, Any]:
+def _arguments(prepared: Prepared, on_text: Callable[[str], Any], on_reasoning: Callable[[str], Any]) -> dict[str, Any]:
     """``respond``'s arguments: the body's fields, and callbacks for the text and the reasoning."""
     arguments = {key: value for key, value in prepared.body.items() if key != "stream"}
-    arguments.update(stream=prepared.stream, on_text=throttle.text, on_reasoning=throttle.reasoning)
+    arguments.update(stream=prepared.stream, on_text=on_text, on_reasoning=on_reasoning)
     if prepared.options.api == "chat":
         arguments["api"] = "chat"
     return arguments
@@ -289,10 +352,18 @@ def _begin(prepared: Prepared, state: ShellState, view: View, source: str, cell:
     return throttle
 
 
-def _finish(throttle: Throttle, state: ShellState) -> None:
+def log_call(state: ShellState, call: Call, **where: Any) -> int | None:
+    """Write a call that ended (also on error or interrupt) to the persistent call log; every
+    front end calls this once per call. ``where``: :meth:`ShellState.log_call`'s ``job_id=``,
+    ``batch_id=``, ``enabled=`` (a cell's --no-log)."""
+    return state.log_call(call, **where)
+
+
+def _finish(throttle: Throttle, state: ShellState, prepared: Prepared) -> None:
     call = throttle.call
     call.latency = time.perf_counter() - throttle.started
     state.session.record(call, state.namespace)
+    log_call(state, call, enabled=getattr(prepared.options, "log", None))
     throttle.view.update(call, True)
 
 

@@ -288,6 +288,31 @@ class ShellState:
             return None
         return call.log_id  # type: ignore[no-any-return]
 
+    def cache_get(self, endpoint: str, body: dict[str, Any]) -> Any:
+        """The cached Response to this request (to the base URL in use), or None; thread-safe."""
+        try:
+            hit = self.response_cache.get(endpoint, body, self.base_url())
+        except Exception as e:  # a damaged cache is a miss, said once
+            self.store_failed("cache", e)
+            return None
+        if hit is None:
+            return None
+        from ..client._models import Response
+
+        return Response(raw=hit.response)
+
+    def cache_put(self, endpoint: str, body: dict[str, Any], response: Any) -> None:
+        """Keep a completed answer in the cache, replacing an older one; thread-safe."""
+        raw = getattr(response, "raw", None)
+        if not isinstance(raw, dict):
+            return
+        try:
+            self.response_cache.put(
+                endpoint, body, self.base_url(), raw, text=str(getattr(response, "text", "")), secret=self.secret()
+            )
+        except Exception as e:
+            self.store_failed("cache", e)
+
     def store_failed(self, kind: str, error: BaseException) -> None:
         """Say once per session, in one line, that the call log or the cache is not working."""
         if kind in self._store_warned:
