@@ -197,3 +197,32 @@ def test_what_the_chat_wire_cannot_say_is_refused_before_sending(ip: Interactive
     assert chat_posts(offline_server)[0]["response_format"]["type"] == "json_schema"
     with pytest.raises(UsageError, match=re.escape("--api must be one of responses, chat, not 'grpc'")):
         ask(ip, "--api grpc")
+
+
+def test_the_forms_api_choice(ip: InteractiveShell, magics: Any, offline_server: Any) -> None:
+    import asyncio
+
+    from haoee_jupyter import form
+
+    f = form(prompt="Explain entropy", model="gpt-4.1", api="chat")
+    assert f.api.description == "API" and list(f.api.options) == ["responses", "chat"]
+    assert f.cell_text() == "%%haoee -m gpt-4.1 --api chat\nExplain entropy"
+    loop = asyncio.new_event_loop()
+    try:
+
+        async def click() -> Any:
+            f.run_button.click()
+            assert f.task is not None
+            return await f.task
+
+        call = loop.run_until_complete(asyncio.wait_for(click(), 30))
+        loop.run_until_complete(magics.state.aclose())
+    finally:
+        loop.close()
+    assert call.status == "completed" and call.endpoint == "/chat/completions"
+    (body,) = chat_posts(offline_server)
+    assert body["messages"] == [{"role": "user", "content": "Explain entropy"}]
+    # at the setting, the choice shows it and Copy as cell leaves it out
+    magics.api = "chat"
+    g = form(prompt="Hi", model="gpt-4.1")
+    assert g.api.value == "chat" and g.cell_text() == "%%haoee -m gpt-4.1\nHi"
