@@ -32,6 +32,8 @@ LIMIT_OPTION = "--max-tokens"
 def call_status(call: Call) -> str | None:
     """The footer's status word, when the call did not simply complete."""
     kept = "partial answer kept" if call.answer else "nothing had arrived"
+    if getattr(call, "cached", False):  # answered from the response cache (--cache)
+        return "cached: nothing sent"
     if call.interrupted:
         return f"interrupted ({kept})"
     if isinstance(call.error, ConfigurationError):
