@@ -281,13 +281,17 @@ def test_a_video_cell_creates_follows_downloads_saves_and_plays(
     assert ip.user_ns["haoee_usage_total"].calls == 1
 
 
-def _interrupt_at_first_poll(server: Any) -> threading.Thread:
-    """A real SIGINT (Ctrl-C) once the server has been polled for the job."""
+def _interrupt_at_first_poll(server: Any, seen: dict[str, Any]) -> threading.Thread:
+    """A real SIGINT (Ctrl-C) once the server has been polled for the job; before it, what the
+    call log holds then (what a lost kernel would leave) goes into ``seen``."""
+    from haoee_jupyter.notebook._log import CallLog
 
     def watch() -> None:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if requests(server, "GET", r"/v1/videos/video_[^/]+"):
+                with CallLog() as log:
+                    seen["log"] = log.search(5)
                 os.kill(os.getpid(), signal.SIGINT)
                 return
             time.sleep(0.01)
@@ -301,7 +305,8 @@ def test_ctrl_c_keeps_the_job_and_video_id_resumes_it_without_a_second_create(
     ip: InteractiveShell, offline_server: Any, tmp_path: Path
 ) -> None:
     offline_server.video_ms = 600_000  # the job would run for ten minutes
-    watcher = _interrupt_at_first_poll(offline_server)
+    seen: dict[str, Any] = {}
+    watcher = _interrupt_at_first_poll(offline_server, seen)
     with capture_output(), pytest.raises(KeyboardInterrupt) as info:
         ip.run_cell_magic("haoee", "video --seconds 4", "A slow sunset")
     watcher.join()
@@ -311,6 +316,15 @@ def test_ctrl_c_keeps_the_job_and_video_id_resumes_it_without_a_second_create(
     assert f"the video job {job.id} goes on at the server" in line and f"%haoee video {job.id}" in line
     assert ip.user_ns["haoee_usage_total"].calls == 1
     assert magics_status(ip) == "interrupted"
+    # While it ran, the call log already held the job's id (a lost kernel leaves that); now it
+    # says interrupted, in the same row.
+    (running,) = seen["log"]
+    assert (running.job_id, running.endpoint) == (job.id, "/videos") and running.status in ("queued", "in_progress")
+    from haoee_jupyter.notebook._log import CallLog
+
+    with CallLog() as log:
+        (row,) = log.search(5)
+    assert (row.id, row.job_id, row.status, row.prompt) == (running.id, job.id, "interrupted", "A slow sunset")
 
     offline_server.video_ms = 50  # meanwhile the server finished it
     with capture_output() as captured:

@@ -27,6 +27,7 @@ from IPython.core.error import UsageError
 
 from ..client._exceptions import HaoeeError
 from ..render import image_bundle, images_bundle, video_bundle, video_job_bundle
+from ._core import log_call
 from ._display import in_terminal
 from ._inputs import InputError, image_url
 from ._interpolate import InterpolationError, interpolate
@@ -209,7 +210,7 @@ def _follow(
     state.namespace["haoee_response"] = job  # the id is there from now on, whatever happens next
     if out:
         state.namespace[out] = job
-    _log(state, call)  # written now, so the id survives a lost kernel
+    _log(state, call)  # written now, so the id survives a lost kernel (written again when it ends)
     view.show(video_job_bundle(job))
 
     def on_progress(update: Any) -> None:
@@ -258,14 +259,9 @@ def _end(state: ShellState, call: Call, started: float) -> None:
 
 
 def _log(state: ShellState, call: Call) -> None:
-    """The one place media calls reach the persistent call log (the scale issue's)."""
-    # LOG: wired to the core's log function once it exists; a video job is written when it is
-    # created (its id survives a lost kernel) and again when it ends.
-    from . import _core
-
-    log_call = getattr(_core, "log_call", None)
-    if log_call is not None:
-        log_call(state, call)
+    """Write the call to the persistent call log; a video job by its id, so it can be found again."""
+    job_id = getattr(call.response, "id", None) if call.endpoint.startswith("/videos") else None
+    log_call(state, call, job_id=job_id or None)
 
 
 # --- inputs, folders and names ----------------------------------------------------------------
