@@ -399,3 +399,14 @@ def test_media_settings(ip: InteractiveShell, magics: Any, offline_server: Any, 
         magics.video_model = " "
     with pytest.raises(TraitError, match="Haoee.media_dir must be a folder, not empty"):
         magics.media_dir = ""
+
+
+def test_video_id_of_a_failed_job_says_why_in_one_line(ip: InteractiveShell, offline_server: Any) -> None:
+    with capture_output(), pytest.raises(HaoeeError):
+        ip.run_cell_magic("haoee", "video -m fault-failed", "A cat")
+    job_id = ip.user_ns["haoee_response"].id
+    with capture_output(), pytest.raises(HaoeeError) as info:
+        ip.run_line_magic("haoee", f"video {job_id}")
+    assert info.value._render_traceback_()[0].startswith(f"VideoFailedError: The video job {job_id} failed: ")
+    assert ip.user_ns["haoee_response"].failed
+    assert len(requests(offline_server, "POST", "/v1/videos")) == 1

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from IPython.core.error import UsageError
 
 from ..client._exceptions import HaoeeError
+from ..client._videos import VideoFailedError
 from ..render import image_bundle, images_bundle, video_bundle, video_job_bundle
 from ._core import log_call
 from ._display import in_terminal
@@ -196,7 +197,7 @@ def resume_video(state: ShellState, video_id: str, *, out: str | None = None, ce
     except HaoeeError as e:
         call.error = e
         _end(state, call, started)
-        view.waiting(f"video job {video_id} · not found")
+        view.waiting(f"video job {video_id} · error")
         raise
     call.body.update(model=job.model, prompt=job.prompt)
     _follow(state, call, job, view, started, job.prompt or video_id, out)
@@ -225,11 +226,10 @@ def _follow(
             job.raise_for_failure()
             result = client.download_video(job)
     except HaoeeError as e:
-        failed = getattr(e, "video", None)
-        if failed is not None:
-            call.response = failed
-            view.show(video_job_bundle(failed))
-        else:  # polling or the download broke off: the job itself may be fine
+        if isinstance(e, VideoFailedError):
+            call.response = e.video
+            view.show(video_job_bundle(e.video))
+        else:  # polling or the download broke off, or it took too long: the job itself may be fine
             e.hint = f"The job {job.id} goes on at the server: `%haoee video {job.id}` follows it again"
         call.error = e
         _end(state, call, started)
