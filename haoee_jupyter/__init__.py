@@ -27,6 +27,12 @@ _EXPORTS = {
     "Response": ".client._models",
     "Usage": ".client._models",
     "Citation": ".client._models",
+    "Image": ".client._images",
+    "ImageResult": ".client._images",
+    "Video": ".client._videos",
+    "VideoResult": ".client._videos",
+    "VideoFailedError": ".client._videos",
+    "VideoPendingError": ".client._videos",
     "form": ".notebook._form",
     "history": ".notebook._history",
     "HaoeeError": ".client._exceptions",
@@ -67,7 +73,9 @@ if TYPE_CHECKING:  # for type checkers and editors; at run time __getattr__ load
         ResponseFailedError,
         ServerError,
     )
+    from .client._images import Image, ImageResult  # noqa: F401
     from .client._models import Citation, Response, Usage  # noqa: F401
+    from .client._videos import Video, VideoFailedError, VideoPendingError, VideoResult  # noqa: F401
     from .notebook._form import form  # noqa: F401
     from .notebook._history import history  # noqa: F401
 

@@ -41,8 +41,8 @@ from haoee_jupyter.client._images import (
 from haoee_jupyter.client._stream import SSEDecoder
 from haoee_jupyter.client._videos import (
     Video,
-    VideoContentReader,
     VideoFailedError,
+    VideoFileReader,
     VideoReader,
     VideoResult,
     content_url,
@@ -491,13 +491,19 @@ def test_readers_for_the_request_path():
     assert (job.status, job.progress, reader.delay) == ("in_progress", 33, 1.2)
     with pytest.raises(ProtocolError, match="not JSON"):
         reader.content(httpx.Response(200), b"<html>")
-    content = VideoContentReader()
-    assert content.content(httpx.Response(200, headers={"content-type": "video/mp4"}), MP4) == MP4
+    done = Video.from_json(load("09"))
+    content = VideoFileReader(done)
+    found = content.content(httpx.Response(200, headers={"content-type": "video/mp4"}), MP4)
+    assert isinstance(found, VideoResult) and found.data == MP4 and found.video is done and found.url is None
     link = b'{"url": "https://cdn.example/v.mp4"}'
     assert (
         content.content(httpx.Response(200, headers={"content-type": "application/json"}), link)
         == "https://cdn.example/v.mp4"
     )
+    followed = VideoFileReader(done, url="https://cdn.example/v.mp4").content(httpx.Response(200), MP4)
+    assert isinstance(followed, VideoResult) and followed.url == "https://cdn.example/v.mp4"
+    with pytest.raises(ProtocolError, match="not a video file"):
+        VideoFileReader(done, url="https://cdn.example/v.mp4").content(httpx.Response(200), b"<html>")
     assert ImagesReader("gpt-image-1-mini").json(load("03")).usage.total_tokens == load("03")["usage"]["total_tokens"]
     assert DownloadReader().content(httpx.Response(200), b"bytes") == b"bytes"
 
@@ -505,3 +511,73 @@ def test_readers_for_the_request_path():
 def test_every_given_create_field_is_sent():
     data, _ = video_create_form("go", model="sora-2", watermark=False, seconds=8)
     assert data == {"prompt": "go", "model": "sora-2", "seconds": "8", "watermark": "false"}
+
+
+# --- garbage servers: nothing but HaoeeError escapes the media and chat calls ------------
+
+MEDIA_KEYS = ["data", "b64_json", "url", "revised_prompt", "usage", "created", "error", "message", "code", "type"]
+MEDIA_KEYS += ["id", "object", "status", "progress", "model", "seconds", "size", "choices", "delta", "content"]
+MEDIA_KEYS += ["finish_reason", "index", "reasoning_content", "partial_image_index", "input_tokens", "total_tokens"]
+media_leaves = (
+    st.none()
+    | st.booleans()
+    | st.integers(-3, 200)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=5)
+    | st.sampled_from(["video", "completed", "failed", "queued", "in_progress", "length", "stop", "iVBORw0KGgo="])
+    | st.sampled_from(["image_generation.partial_image", "image_generation.completed", "data:image/png;base64,xx"])
+)
+media_json = st.recursive(
+    media_leaves,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(MEDIA_KEYS), inner, max_size=5),
+    max_leaves=10,
+)
+MEDIA_GARBAGE = settings(
+    max_examples=40,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+DONE_JOB = Video.from_json({"id": "video_1", "object": "video", "status": "completed", "model": "sora-2"})
+CALLS = {
+    "image": lambda c: c.generate_image("a cat", model="gpt-image-1"),
+    "image stream": lambda c: c.generate_image("a cat", model="gpt-image-1", stream=True, on_partial=repr),
+    "edit": lambda c: c.generate_image("a hat", images=[drawn("PNG")]),
+    "create video": lambda c: c.create_video("a cat"),
+    "retrieve video": lambda c: c.retrieve_video("video_1"),
+    "download video": lambda c: c.download_video(DONE_JOB),
+    "wait video": lambda c: c.wait_video("video_1", timeout=0.01),
+    "chat": lambda c: c.respond("hi", api="chat"),
+    "chat stream": lambda c: c.respond("hi", api="chat", stream=True, on_text=repr, on_reasoning=repr),
+}
+
+
+@pytest.fixture(scope="module")
+def media_garbage_client(_loopback_server):
+    with Client(api_key="sk-test-garbage-0123456789", base_url=_loopback_server.url, max_retries=0) as client:
+        yield client
+
+
+def touch(result: Any) -> None:
+    repr(result), getattr(result, "_repr_mimebundle_", lambda: None)()
+    for image in getattr(result, "images", []):
+        image.mime_type, image.size, repr(image), image._repr_mimebundle_()
+
+
+@MEDIA_GARBAGE
+@given(
+    call=st.sampled_from(sorted(CALLS)),
+    body=media_json.map(lambda v: json.dumps(v).encode()) | st.binary(max_size=300),
+    framing=st.sampled_from(["json", "sse", "bytes"]),
+)
+def test_garbage_answers_raise_only_haoee_errors(http_server, media_garbage_client, call, body, framing):
+    http_server.reset()
+    content_type = {"json": "application/json", "sse": "text/event-stream", "bytes": "application/octet-stream"}
+    if framing == "sse":
+        body = b"data: " + body + b"\n\n"
+    http_server.add(http_server.Reply(200, [body], content_type=content_type[framing]))
+    try:
+        touch(CALLS[call](media_garbage_client))
+    except HaoeeError as e:
+        assert "\n" not in str(e)

@@ -10,10 +10,9 @@ from typing import Any, TypeVar
 
 import httpx
 
-from . import _responses
 from ._base import (
     DEFAULT_TIMEOUT,
-    BaseClient,
+    Api,
     Files,
     Input,
     JSONReader,
@@ -21,6 +20,7 @@ from ._base import (
     OnResult,
     OnText,
     Reader,
+    Redirect,
     feed_stream,
     finish_stream,
     keep_partial,
@@ -28,7 +28,9 @@ from ._base import (
     model_ids,
     whole_body,
 )
+from ._calls import Call, Plan, Sleep, respond_call
 from ._exceptions import HaoeeError
+from ._media_methods import AsyncMediaMethods
 from ._models import Response
 from ._pool import Pool, ssl_context
 from ._stream import SSEDecoder
@@ -38,13 +40,14 @@ __all__ = ["AsyncClient"]
 T = TypeVar("T")
 
 
-class AsyncClient(BaseClient):
+class AsyncClient(AsyncMediaMethods):
     """The same client for ``await``: ``await AsyncClient().respond("hi")``.
 
     >>> async with AsyncClient() as client:
     ...     answers = await client.map(["one", "two"], concurrency=2)
 
-    Takes the same arguments as :class:`Client` (``transport`` is an ``httpx.AsyncBaseTransport``).
+    Takes the same arguments as :class:`Client` (``transport`` is an ``httpx.AsyncBaseTransport``)
+    and has the same methods, awaited: ``await client.generate_image("A fox")``.
     """
 
     def __init__(
@@ -56,9 +59,12 @@ class AsyncClient(BaseClient):
         timeout: float | httpx.Timeout | None = None,
         max_retries: int = 2,
         headers: Mapping[str, str] | None = None,
+        api: Api = "responses",
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        super().__init__(api_key, base_url, model=model, timeout=timeout, max_retries=max_retries, headers=headers)
+        super().__init__(
+            api_key, base_url, model=model, timeout=timeout, max_retries=max_retries, headers=headers, api=api
+        )
         self._pool: Pool[httpx.AsyncClient] = Pool(
             functools.partial(_async_http, transport), fixed=transport is not None
         )
@@ -83,12 +89,20 @@ class AsyncClient(BaseClient):
         stream: bool = False,
         on_text: OnText | None = None,
         on_reasoning: OnText | None = None,
+        api: Api | None = None,
         **params: Any,
     ) -> Response:
-        """Like :meth:`Client.respond`, awaited."""
-        body = _responses.body(input, model or self._model, stream, params)
-        read = _responses.ResponsesReader(on_text, on_reasoning)
-        return await self._request("POST", _responses.PATH, json=body, stream=stream, read=read)
+        """Like :meth:`Client.respond`, awaited (``api="chat"`` too)."""
+        call = respond_call(
+            input,
+            model=model or self._model,
+            stream=stream,
+            on_text=on_text,
+            on_reasoning=on_reasoning,
+            api=api or self.api,
+            params=params,
+        )
+        return await self._call(call)
 
     async def map(
         self, inputs: Iterable[Input], *, concurrency: int = 8, on_result: OnResult | None = None, **params: Any
@@ -135,6 +149,39 @@ class AsyncClient(BaseClient):
         return await self._request("GET", "/models", read=JSONReader(model_ids))
 
     # --- the request path ----------------------------------------------------------------
+    async def _run(self, plan: Plan[T]) -> T:
+        """Like :meth:`Client._run`: the same plans, awaited (a cancellation is thrown into the plan too)."""
+        outcome: Any = None
+        failure: BaseException | None = None
+        while True:
+            try:
+                step = plan.send(outcome) if failure is None else plan.throw(failure)
+            except StopIteration as stop:
+                return stop.value  # type: ignore[no-any-return]
+            outcome = failure = None
+            try:
+                if isinstance(step, Sleep):
+                    await asyncio.sleep(step.seconds)
+                else:
+                    outcome = await self._call(step)
+            except BaseException as e:
+                failure = e
+
+    async def _call(self, call: Call[T]) -> T:
+        return await self._request(
+            call.method,
+            call.path,
+            read=call.read,
+            json=call.json,
+            files=call.files,
+            data=call.data,
+            model=call.model,
+            stream=call.stream,
+            idempotent=call.idempotent,
+            headers=call.headers,
+            follow_redirects=call.follow_redirects,
+        )
+
     async def _request(
         self,
         method: str,
@@ -148,15 +195,17 @@ class AsyncClient(BaseClient):
         stream: bool = False,
         idempotent: bool = True,
         headers: Mapping[str, str] | None = None,
+        follow_redirects: bool = False,
     ) -> T:
         """Like :meth:`Client._request`, awaited: how every endpoint talks to the server."""
         request = self.build_request(
             method, path, json=json, files=files, data=data, stream=stream, model=model, headers=headers
         )
         request.extensions["timeout"] = self.timeout.as_dict()
+        follow = functools.partial(self.redirect, headers=headers) if follow_redirects else None
         http = self._pool.acquire()
         try:
-            response, attempts = await self._send(http, request, idempotent)
+            response, attempts = await self._send(http, request, idempotent, follow)
             try:
                 if not stream or whole_body(response):
                     try:
@@ -174,9 +223,9 @@ class AsyncClient(BaseClient):
             await self._release(http)
 
     async def _send(
-        self, http: httpx.AsyncClient, request: httpx.Request, idempotent: bool
+        self, http: httpx.AsyncClient, request: httpx.Request, idempotent: bool, follow: Redirect | None = None
     ) -> tuple[httpx.Response, int]:
-        attempt = 0
+        attempt = hops = 0
         while True:
             attempt += 1
             try:
@@ -192,6 +241,10 @@ class AsyncClient(BaseClient):
                     body = b""
                 finally:
                     await response.aclose()
+                hop = follow(response, hops) if follow is not None else None
+                if hop is not None:
+                    request, hops, attempt = hop, hops + 1, attempt - 1  # a redirect is not a failed try
+                    continue
                 error = self._status_error(response, body)
             delay = self.retry_delay(error, attempt, idempotent)
             if delay is None:

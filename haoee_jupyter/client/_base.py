@@ -3,7 +3,7 @@
 The clients themselves only do I/O (send, read, sleep). Everything that decides is here and
 does none: which headers a request carries (:meth:`BaseClient.build_request`), whether a failure
 is tried again and after how long (:meth:`BaseClient.retry_delay`), which error a status or a
-broken connection becomes, and how a body or a stream is read (a :class:`Reader`).
+broken connection becomes, and how a body or a stream is read (a :class:`~._reader.Reader`, in its own module).
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Generic, TypeVar, Union
-from urllib.parse import urlsplit
+from typing import Any, Literal, TypeVar, Union, get_args
+from urllib.parse import urljoin, urlsplit
 
 import httpx
 
@@ -20,64 +20,25 @@ from .._version import __version__
 from . import _errors, _settings
 from ._exceptions import APIConnectionError, APIStatusError, ConfigurationError, HaoeeError, ProtocolError
 from ._models import Response
+from ._reader import JSONReader, Reader
 from ._stream import SSEDecoder
 
-__all__ = ["DEFAULT_TIMEOUT", "BaseClient", "Input", "JSONReader", "MapResult", "Reader"]
+__all__ = ["DEFAULT_TIMEOUT", "Api", "BaseClient", "Input", "JSONReader", "MapResult", "Reader"]
 
 #: Connect quickly or fail; allow a long wait between bytes (reasoning models think silently).
 DEFAULT_TIMEOUT = httpx.Timeout(120.0, connect=10.0)
 
+#: The wire ``respond`` speaks: ``/v1/responses`` (the default), or ``/v1/chat/completions``.
+Api = Literal["responses", "chat"]
 Input = Union[str, Sequence[Any]]
 MapResult = Union[Response, HaoeeError]
 Files = Union[Mapping[str, Any], Sequence[tuple[str, Any]]]
 OnText = Callable[[str], Any]
 OnResult = Callable[[int, MapResult], Any]
+#: ``BaseClient.redirect`` with the call's headers bound: ``(response, hops) -> next request or None``.
+Redirect = Callable[[httpx.Response, int], Union[httpx.Request, None]]
 T = TypeVar("T")
-
-
-class Reader(Generic[T]):
-    """How an endpoint reads a successful answer: a whole JSON body, or a stream of SSE ``data`` payloads.
-
-    An endpoint subclasses it (or uses :class:`JSONReader`) and passes one to the client's
-    ``_request``. The client does the I/O and calls these; they never touch the network.
-    """
-
-    def json(self, data: Any) -> T:
-        """The result from a whole JSON body (a non-streamed answer)."""
-        raise ProtocolError("The server answered with a JSON body where none was expected")
-
-    def whole(self, data: Any) -> T:
-        """A stream request answered with one JSON body (some relays do): by default, as :meth:`json`."""
-        return self.json(data)
-
-    def content(self, response: httpx.Response, body: bytes) -> T:
-        """The result from a body that is not read as JSON; used when ``raw`` is True."""
-        raise NotImplementedError
-
-    #: True: the body is passed to :meth:`content` as bytes (a video file), not decoded as JSON.
-    raw = False
-
-    def event(self, payload: str) -> bool:
-        """One SSE ``data`` payload of a stream; return True once the stream is over."""
-        raise ProtocolError("The server sent a stream where a single answer was expected")
-
-    def result(self) -> T:
-        """The result once the stream has ended (or was cut)."""
-        raise ProtocolError("The stream ended before the answer was complete")
-
-    def partial(self) -> Response | None:
-        """What has arrived so far, kept on errors and on Ctrl-C."""
-        return None
-
-
-class JSONReader(Reader[T]):
-    """Reads a JSON body through ``parse(data)``: ``JSONReader(lambda data: data["data"])``."""
-
-    def __init__(self, parse: Any = None) -> None:
-        self.parse = parse
-
-    def json(self, data: Any) -> T:
-        return data if self.parse is None else self.parse(data)  # type: ignore[no-any-return]
+MAX_REDIRECTS = 5  # a download link may hop to its storage once or twice; more is a loop
 
 
 def make_timeout(value: float | httpx.Timeout | None) -> httpx.Timeout:
@@ -102,6 +63,7 @@ class BaseClient:
         timeout: float | httpx.Timeout | None = None,
         max_retries: int = 2,
         headers: Mapping[str, str] | None = None,
+        api: Api = "responses",
     ) -> None:
         if not isinstance(max_retries, int) or isinstance(max_retries, bool) or max_retries < 0:
             raise ConfigurationError("max_retries must be a whole number, 0 or more")
@@ -113,6 +75,7 @@ class BaseClient:
         self.timeout = make_timeout(timeout)
         self.max_retries = max_retries
         self.headers = dict(headers or {})
+        self.api: Api = check_api(api)
 
     @property
     def base_url(self) -> str:
@@ -127,7 +90,8 @@ class BaseClient:
             key = _settings.mask(_settings.resolve_api_key(self._api_key))
         except HaoeeError:
             key = "(not set)"
-        return f"{type(self).__name__}(base_url={self.base_url!r}, model={self.model!r}, api_key={key!r})"
+        api = f", api={self.api!r}" if self.api != "responses" else ""
+        return f"{type(self).__name__}(base_url={self.base_url!r}, model={self.model!r}{api}, api_key={key!r})"
 
     # --- the one request path ------------------------------------------------------------
     def build_request(
@@ -145,7 +109,8 @@ class BaseClient:
         """The exact request a call sends: URL, every header (the real key) and the body.
 
         ``path`` is relative to the base URL (``"/responses"``), or a whole URL; a URL on
-        another host gets no key. ``json`` is sent as JSON; ``files`` (and ``data`` fields) as
+        another origin (scheme, host and port) gets neither the key nor the client's extra
+        ``headers``, only this call's ``headers``. ``json`` is sent as JSON; ``files`` (and ``data`` fields) as
         multipart; ``stream`` asks for server-sent events; ``model`` (else ``json["model"]`` or
         ``data["model"]``) goes in the ``ModelName`` header. Raises a ConfigurationError, and
         sends nothing, when the key, URL, model name or body cannot be sent.
@@ -176,7 +141,8 @@ class BaseClient:
                 raise ConfigurationError("A request has either a JSON body or form fields and files, not both")
             content = encode_json(json)
             request_headers["Content-Type"] = "application/json"
-        request_headers.update(self.headers)
+        if own:  # the client's extra headers may carry a relay's credentials too
+            request_headers.update(self.headers)
         request_headers.update(headers or {})
         try:
             request = httpx.Request(method, url, headers=request_headers, content=content, files=files, data=data)
@@ -186,6 +152,21 @@ class BaseClient:
             raise ConfigurationError(
                 f"The request cannot be built: {e}", hint="Check the base URL, the extra headers and the files"
             ) from e
+        return request
+
+    def redirect(
+        self, response: httpx.Response, hops: int, *, headers: Mapping[str, str] | None = None
+    ) -> httpx.Request | None:
+        """The request that follows a download's redirect, or None (not a redirect, or too many hops).
+
+        Only downloads follow redirects (a link to storage may hop to a CDN). The next request is
+        built anew, so the key goes only where :meth:`build_request` sends it: to the base URL's origin.
+        """
+        location = response.headers.get("location")
+        if response.status_code not in (301, 302, 303, 307, 308) or not location or hops >= MAX_REDIRECTS:
+            return None
+        request = self.build_request("GET", urljoin(str(response.request.url), location), headers=headers)
+        request.extensions["timeout"] = self.timeout.as_dict()
         return request
 
     # --- decisions -----------------------------------------------------------------------
@@ -326,6 +307,15 @@ def encode_json(body: Mapping[str, Any]) -> bytes:
         raise ConfigurationError(
             f"The request cannot be sent as JSON: {e}", hint="Pass only strings, finite numbers, lists and dicts"
         ) from e
+
+
+def check_api(api: Any) -> Api:
+    if api not in get_args(Api):
+        raise ConfigurationError(
+            f"api must be 'responses' or 'chat', not {api!r}",
+            hint="Use api='chat' for models served only at /v1/chat/completions",
+        )
+    return api  # type: ignore[no-any-return]
 
 
 def check_model_name(name: str) -> None:

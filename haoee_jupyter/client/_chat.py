@@ -17,10 +17,10 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from ._base import Reader
 from ._chat_stream import ChatStreamState, response_from_chat
 from ._exceptions import ConfigurationError
 from ._models import Response, _dict, _int, _list
+from ._reader import Reader
 
 __all__ = ["PATH", "ChatReader", "ChatStreamState", "chat_body", "response_from_chat"]
 

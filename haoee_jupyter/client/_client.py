@@ -1,8 +1,10 @@
 """Client: the I/O around the shared request path (send, read, sleep), and ``map``.
 
 Everything that decides (headers, retries, errors, decoding) lives in ``_base``; each endpoint
-is a module (``_responses``) that builds a body and a :class:`~._base.Reader`. AsyncClient
-(``_async``) is the same class with awaits: the two differ only in how they wait.
+is a module (``_responses``, ``_chat``, ``_images``, ``_videos``) that builds a body and a
+:class:`~._reader.Reader`, and a call of several requests (an image link, a video job) is a plan
+of steps (``_calls``) that ``_run`` drives. AsyncClient (``_async``) is the same class with
+awaits: the two differ only in how they wait.
 """
 
 from __future__ import annotations
@@ -16,11 +18,10 @@ from typing import Any, TypeVar
 
 import httpx
 
-from . import _responses
 from ._async import AsyncClient
 from ._base import (
     DEFAULT_TIMEOUT,
-    BaseClient,
+    Api,
     Files,
     Input,
     JSONReader,
@@ -28,6 +29,7 @@ from ._base import (
     OnResult,
     OnText,
     Reader,
+    Redirect,
     feed_stream,
     finish_stream,
     keep_partial,
@@ -35,7 +37,9 @@ from ._base import (
     model_ids,
     whole_body,
 )
+from ._calls import Call, Plan, Sleep, respond_call
 from ._exceptions import HaoeeError
+from ._media_methods import MediaMethods
 from ._models import Response
 from ._pool import Pool, ssl_context
 from ._stream import SSEDecoder
@@ -45,7 +49,7 @@ __all__ = ["DEFAULT_TIMEOUT", "AsyncClient", "Client"]
 T = TypeVar("T")
 
 
-class Client(BaseClient):
+class Client(MediaMethods):
     """A synchronous client for the Haoee API.
 
     >>> from haoee_jupyter import Client
@@ -53,12 +57,20 @@ class Client(BaseClient):
     >>> client.respond("Say hi in French").text
     'Bonjour !'
     >>> client.respond("Tell a story", stream=True, on_text=lambda d: print(d, end=""))
+    >>> client.generate_image("A watercolor fox")[0].save("fox")
+    >>> client.generate_video("A paper boat on a river", on_progress=print).save("boat")
 
     Arguments: ``api_key``, ``base_url`` (with or without ``/v1``), ``model``,
     ``timeout`` (seconds, or an ``httpx.Timeout`` for separate connect/read limits),
     ``max_retries`` (on 429, 5xx and connections that broke before any answer; never once an
-    answer has begun), ``headers`` (extra HTTP headers), ``transport`` (an httpx transport,
-    e.g. ``httpx.MockTransport(handler)`` in tests).
+    answer has begun, and never for a request that starts a video job), ``headers`` (extra HTTP
+    headers, sent to the API's own origin only), ``api`` (``"responses"``, or ``"chat"`` for
+    models served only at ``/v1/chat/completions``), ``transport`` (an httpx transport, e.g.
+    ``httpx.MockTransport(handler)`` in tests).
+
+    Methods: :meth:`respond`, :meth:`map`, :meth:`models`; images: :meth:`generate_image`;
+    video: :meth:`generate_video` or its steps :meth:`create_video`, :meth:`wait_video`,
+    :meth:`download_video`, and :meth:`retrieve_video`, :meth:`remix_video`, :meth:`list_videos`.
 
     One connection pool serves every call and thread; ``close()`` (or ``with Client() as c:``)
     closes it, and a closed client opens a new one when used again. Dropping the client closes it too.
@@ -73,9 +85,12 @@ class Client(BaseClient):
         timeout: float | httpx.Timeout | None = None,
         max_retries: int = 2,
         headers: Mapping[str, str] | None = None,
+        api: Api = "responses",
         transport: httpx.BaseTransport | None = None,
     ) -> None:
-        super().__init__(api_key, base_url, model=model, timeout=timeout, max_retries=max_retries, headers=headers)
+        super().__init__(
+            api_key, base_url, model=model, timeout=timeout, max_retries=max_retries, headers=headers, api=api
+        )
         self._pool: Pool[httpx.Client] = Pool(functools.partial(_sync_http, transport), fixed=transport is not None)
         weakref.finalize(self, _close_pool, self._pool)  # the pool does not refer back to the client
 
@@ -97,6 +112,7 @@ class Client(BaseClient):
         stream: bool = False,
         on_text: OnText | None = None,
         on_reasoning: OnText | None = None,
+        api: Api | None = None,
         **params: Any,
     ) -> Response:
         """Send one request to ``POST /v1/responses``; return the Response (raises a HaoeeError on failure).
@@ -106,19 +122,33 @@ class Client(BaseClient):
         With ``stream=True``, ``on_text(delta)`` is called for each piece of text as it arrives,
         and ``on_reasoning(delta)`` for each piece of the reasoning summary.
 
+        ``api="chat"`` (default: the client's ``api``) sends the same call to
+        ``/v1/chat/completions`` instead, ``instructions`` as a system message, streamed with
+        usage; the answer is the same Response (``finish_reason: "length"`` as ``incomplete``, a
+        model's ``reasoning_content`` to ``on_reasoning`` and ``.reasoning``). That wire has no
+        ``previous_response_id``: pass the earlier messages in ``input``.
+
         >>> client.respond("Define entropy", instructions="One sentence.", temperature=0.2).text
+        >>> client.respond("Define entropy", model="deepseek-reasoner", api="chat", stream=True).reasoning
         """
-        body = _responses.body(input, model or self._model, stream, params)
-        read = _responses.ResponsesReader(on_text, on_reasoning)
-        return self._request("POST", _responses.PATH, json=body, stream=stream, read=read)
+        call = respond_call(
+            input,
+            model=model or self._model,
+            stream=stream,
+            on_text=on_text,
+            on_reasoning=on_reasoning,
+            api=api or self.api,
+            params=params,
+        )
+        return self._call(call)
 
     def map(
         self, inputs: Iterable[Input], *, concurrency: int = 8, on_result: OnResult | None = None, **params: Any
     ) -> list[MapResult]:
         """Send many requests at once; results in input order, each failure (a HaoeeError) kept in its place.
 
-        ``on_result(index, result)`` is called in the calling thread as each one finishes (for a
-        progress bar). On Ctrl-C the KeyboardInterrupt carries ``.partial``: the list so far,
+        ``params`` are those of :meth:`respond` (``api="chat"`` too). ``on_result(index, result)``
+        is called in the calling thread as each one finishes (for a progress bar). On Ctrl-C the KeyboardInterrupt carries ``.partial``: the list so far,
         with ``None`` where nothing had finished.
 
         >>> results = client.map(["Define entropy", "Define enthalpy"], concurrency=4)
@@ -164,6 +194,39 @@ class Client(BaseClient):
         return self._request("GET", "/models", read=JSONReader(model_ids))
 
     # --- the request path ----------------------------------------------------------------
+    def _run(self, plan: Plan[T]) -> T:
+        """Drive a plan (``_calls``): send each Call, sleep each Sleep, throw each failure back into it."""
+        outcome: Any = None
+        failure: BaseException | None = None
+        while True:
+            try:
+                step = plan.send(outcome) if failure is None else plan.throw(failure)
+            except StopIteration as stop:
+                return stop.value  # type: ignore[no-any-return]
+            outcome = failure = None
+            try:
+                if isinstance(step, Sleep):
+                    time.sleep(step.seconds)
+                else:
+                    outcome = self._call(step)
+            except BaseException as e:  # Ctrl-C too: the plan names the job it interrupts
+                failure = e
+
+    def _call(self, call: Call[T]) -> T:
+        return self._request(
+            call.method,
+            call.path,
+            read=call.read,
+            json=call.json,
+            files=call.files,
+            data=call.data,
+            model=call.model,
+            stream=call.stream,
+            idempotent=call.idempotent,
+            headers=call.headers,
+            follow_redirects=call.follow_redirects,
+        )
+
     def _request(
         self,
         method: str,
@@ -177,6 +240,7 @@ class Client(BaseClient):
         stream: bool = False,
         idempotent: bool = True,
         headers: Mapping[str, str] | None = None,
+        follow_redirects: bool = False,
     ) -> T:
         """Send one request and read its answer with ``read``: how every endpoint talks to the server.
 
@@ -188,7 +252,8 @@ class Client(BaseClient):
 
         ``idempotent=False`` is for a request that starts a billed job (creating a video): it
         is sent again only when the connection was never made, never once the server may have
-        accepted it.
+        accepted it. ``follow_redirects`` is for downloads: each hop is built anew, so the key
+        goes only to the API's own origin.
 
         >>> self._request("POST", "/images/generations", json={"model": m, "prompt": p}, read=ImagesReader())
         """
@@ -196,9 +261,10 @@ class Client(BaseClient):
             method, path, json=json, files=files, data=data, stream=stream, model=model, headers=headers
         )
         request.extensions["timeout"] = self.timeout.as_dict()
+        follow = functools.partial(self.redirect, headers=headers) if follow_redirects else None
         http = self._pool.acquire()
         try:
-            response, attempts = self._send(http, request, idempotent)
+            response, attempts = self._send(http, request, idempotent, follow)
             try:
                 if not stream or whole_body(response):
                     try:
@@ -215,9 +281,11 @@ class Client(BaseClient):
         finally:
             self._release(http)
 
-    def _send(self, http: httpx.Client, request: httpx.Request, idempotent: bool) -> tuple[httpx.Response, int]:
+    def _send(
+        self, http: httpx.Client, request: httpx.Request, idempotent: bool, follow: Redirect | None = None
+    ) -> tuple[httpx.Response, int]:
         """Send until the answer begins with a success status; retries as ``retry_delay`` decides."""
-        attempt = 0
+        attempt = hops = 0
         while True:
             attempt += 1
             try:
@@ -233,6 +301,10 @@ class Client(BaseClient):
                     body = b""
                 finally:
                     response.close()
+                hop = follow(response, hops) if follow is not None else None
+                if hop is not None:
+                    request, hops, attempt = hop, hops + 1, attempt - 1  # a redirect is not a failed try
+                    continue
                 error = self._status_error(response, body)
             delay = self.retry_delay(error, attempt, idempotent)
             if delay is None:

@@ -23,10 +23,10 @@ from typing import Any, Union
 
 import httpx
 
-from ._base import Reader
 from ._exceptions import ConfigurationError, ProtocolError, ResponseFailedError
 from ._files import FilePart, Multipart, decode_base64, is_data_uri, sniff_image, write_file
 from ._models import Response, Usage, _dict, _int
+from ._reader import Reader
 from ._stream import _error_fields, _failed
 
 __all__ = [
@@ -34,6 +34,7 @@ __all__ = [
     "GENERATIONS_PATH",
     "DownloadReader",
     "Image",
+    "ImageDownloadReader",
     "ImageResult",
     "ImageStreamState",
     "ImagesReader",
@@ -371,3 +372,16 @@ class DownloadReader(Reader[bytes]):
 
     def content(self, response: httpx.Response, body: bytes) -> bytes:
         return body
+
+
+class ImageDownloadReader(Reader[Image]):
+    """Downloads an answer's image link into the image (``image.attach``); refuses what is not an image."""
+
+    raw = True
+
+    def __init__(self, image: Image) -> None:
+        self.image = image
+
+    def content(self, response: httpx.Response, body: bytes) -> Image:
+        self.image.attach(body)
+        return self.image

@@ -22,21 +22,23 @@ from typing import Any, Union
 
 import httpx
 
-from ._base import Reader
-from ._exceptions import ConfigurationError, ProtocolError, ResponseFailedError
+from ._exceptions import ConfigurationError, HaoeeError, ProtocolError, ResponseFailedError
 from ._files import FilePart, Multipart, sniff_image, sniff_video, write_file
 from ._models import Response, Usage, _dict, _int, _list
+from ._reader import Reader
 from ._stream import _error_fields, _failed
 
 __all__ = [
     "PATH",
     "Video",
-    "VideoContentReader",
     "VideoFailedError",
+    "VideoFileReader",
+    "VideoPendingError",
     "VideoReader",
     "VideoResult",
     "content_url",
     "poll_delay",
+    "resume_hint",
     "video_create_form",
     "video_list_from_json",
     "video_remix_body",
@@ -48,7 +50,7 @@ FIRST_POLL, MAX_POLL = 2.0, 10.0  # seconds; Haoee's own client polls every 5 to
 
 
 class VideoFailedError(ResponseFailedError):
-    """The video job ended with status ``failed``; ``.video`` is the job, ``.code`` the server's code."""
+    """The video job ended with status ``failed``; ``.video`` is the job, ``.video_id`` its id, ``.code`` the server's."""
 
     default_hint = "Change the prompt or settings and create the video again"
 
@@ -58,6 +60,34 @@ class VideoFailedError(ResponseFailedError):
         code = error.get("code")
         super().__init__(f"The video job {video.id} failed: {reason}", code=str(code) if code else None)
         self.video = video
+        self.video_id = video.id
+
+
+class VideoPendingError(HaoeeError):
+    """The video job is not finished yet: a wait ran out of time, or a download came too early.
+
+    The job goes on at the server; ``.video_id`` says which, ``.video`` is its last known state.
+
+    >>> try:
+    ...     client.wait_video(job, timeout=60)
+    ... except VideoPendingError as e:
+    ...     later = client.wait_video(e.video_id)
+    """
+
+    def __init__(self, video: Video, waited: float | None = None) -> None:
+        state = f"{video.status or 'unknown'}, {video.progress}%"
+        after = "yet" if waited is None else f"after {waited:g} s"
+        what = "Wait for it first" if waited is None else "It goes on at the server"
+        super().__init__(
+            f"The video job {video.id} is not finished {after} ({state})", hint=resume_hint(video.id, what)
+        )
+        self.video = video
+        self.video_id = video.id
+
+
+def resume_hint(video_id: str, what: str = "The job goes on at the server", step: str = "wait") -> str:
+    """How to go on with a job that exists: ``client.wait_video(id)`` (or ``download_video``), ``%haoee video ID``."""
+    return f"{what}: continue with client.{step}_video({video_id!r}), or %haoee video {video_id} in a notebook"
 
 
 @dataclass(eq=False)
@@ -70,6 +100,8 @@ class Video:
     """
 
     raw: dict[str, Any] = field(repr=False)
+    #: Seconds the server asked to wait before the next poll (``openai-poll-after-ms``), if it said.
+    poll_after: float | None = field(default=None, repr=False)
 
     @classmethod
     def from_json(cls, data: Any) -> Video:
@@ -237,13 +269,19 @@ def poll_delay(attempt: int, headers: Mapping[str, str] | None = None) -> float:
     >>> poll_delay(0, {"openai-poll-after-ms": "1500"})
     1.5
     """
+    asked = server_poll_after(headers)
+    return asked if asked is not None else min(MAX_POLL, FIRST_POLL * 1.5 ** max(0, attempt))
+
+
+def server_poll_after(headers: Mapping[str, str] | None) -> float | None:
+    """The server's ``openai-poll-after-ms`` in seconds (within 0.5 to 60 s), or None when it sent none."""
     for name, value in (headers or {}).items():
         if name.lower() == "openai-poll-after-ms":
             try:
                 return min(60.0, max(0.5, float(value) / 1000))
             except ValueError:
-                break
-    return min(MAX_POLL, FIRST_POLL * 1.5 ** max(0, attempt))
+                return None
+    return None
 
 
 def content_url(content_type: str, body: bytes) -> str | None:
@@ -335,14 +373,19 @@ class VideoReader(Reader[Video]):
         except (ValueError, RecursionError) as e:
             start = body[:60].decode("utf-8", "replace")
             raise ProtocolError(f"The server answered with a video job that is not JSON: {start!r}") from e
-        return Video.from_json(data)
+        video = Video.from_json(data)
+        video.poll_after = server_poll_after(response.headers)
+        return video
 
 
-class VideoContentReader(Reader[Union[bytes, str]]):
-    """Reads ``GET /v1/videos/{id}/content``: the video's bytes, or the URL (str) to fetch them from."""
+class VideoFileReader(Reader[Union[VideoResult, str]]):
+    """The finished job's file as a VideoResult: from ``/content`` (or the link it gave, a str), or from ``url``."""
 
     raw = True
 
-    def content(self, response: httpx.Response, body: bytes) -> bytes | str:
-        url = content_url(response.headers.get("content-type", ""), body)
-        return body if url is None else url
+    def __init__(self, video: Video, url: str | None = None) -> None:
+        self.video, self.url = video, url
+
+    def content(self, response: httpx.Response, body: bytes) -> VideoResult | str:
+        link = None if self.url else content_url(response.headers.get("content-type", ""), body)
+        return link if link is not None else VideoResult(self.video, body, url=self.url)
