@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING, Any
 from IPython.core.error import UsageError
 
 from ..client._exceptions import HaoeeError
-from ..client._videos import VideoFailedError
 from ..render import image_bundle, images_bundle, video_bundle, video_job_bundle
 from ._core import log_call
 from ._display import in_terminal
@@ -226,6 +225,8 @@ def _follow(
             job.raise_for_failure()
             result = client.download_video(job)
     except HaoeeError as e:
+        from ..client._videos import VideoFailedError  # here, not at load: it imports httpx
+
         if isinstance(e, VideoFailedError):
             call.response = e.video
             view.show(video_job_bundle(e.video))
