@@ -7,6 +7,7 @@ The magic is thin: its options come from the table in :mod:`._options`, the work
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from IPython.core.error import UsageError
@@ -15,6 +16,7 @@ from IPython.core.magic_arguments import argument, magic_arguments
 from traitlets import All, Bool, Enum, Float, Int, TraitError, Unicode, observe, validate
 
 from ..client import _settings
+from . import _recall  # noqa: F401  (registers %haoee history, rerun and cache)
 from ._core import (
     AnswerError,
     EmptyPromptError,
@@ -29,8 +31,11 @@ from ._core import (
 from ._display import FORMATS, NotebookView, TerminalView, extract_code, in_terminal
 from ._media import media_cell
 from ._media_options import COMMANDS as MEDIA_COMMANDS
+from ._next_cell import place_code
 from ._options import OPTION, OPTIONS, OptionError, from_namespace, split_line
+from ._scale import scale_cell, scale_models
 from ._state import ShellState
+from ._state import cell_number as _cell_number
 from ._subcommands import SUBCOMMANDS, dispatch
 
 
@@ -71,7 +76,7 @@ class Haoee(Magics):
 
     model = Unicode("", help="Default model (empty: $HAOEE_MODEL, else gpt-4.1).").tag(config=True)
     api_key = SecretUnicode(
-        "", help="API key (empty: $HAOEE_API_KEY). Prefer `%haoee key`, which does not leave the key in the notebook."
+        "", help="API key (empty: $HAOEE_API_KEY). Prefer %haoee key, which does not leave the key in the notebook."
     ).tag(config=True)
     base_url = Unicode("", help="API base URL (empty: $HAOEE_BASE_URL, else https://maas.haoee.com/v1).").tag(
         config=True
@@ -97,6 +102,18 @@ class Haoee(Magics):
         config=True
     )
     updates_per_second = Float(10.0, help="How often a streaming answer is re-rendered.").tag(config=True)
+    cache = Bool(
+        False,
+        help="Answer a request identical to an earlier one (endpoint, model, input, parameters; never the key) "
+        "from the local response cache under $HAOEE_HOME, sending nothing; --cache / --no-cache per cell.",
+    ).tag(config=True)
+    log = Bool(
+        True,
+        help="Keep every call in the persistent call log under $HAOEE_HOME (%haoee history); --no-log per cell.",
+    ).tag(config=True)
+    concurrency = Int(8, help="How many requests --over and --models send at once; --concurrency per cell.").tag(
+        config=True
+    )
     api = Enum(
         ["responses", "chat"],
         "responses",
@@ -134,12 +151,15 @@ class Haoee(Magics):
             )
         return value  # type: ignore[no-any-return]
 
-    @validate("max_output_tokens", "max_retries")
+    @validate("max_output_tokens", "max_retries", "concurrency")
     def _counts(self, proposal: Any) -> int | None:
         value, name = proposal["value"], proposal["trait"].name
-        least = 1 if name == "max_output_tokens" else 0
+        least = 0 if name == "max_retries" else 1
         if value is not None and value < least:
             raise TraitError(f"Haoee.{name} must be {least} or more, not {value}")
+        high = OPTION["concurrency"].high
+        if name == "concurrency" and high is not None and value > high:
+            raise TraitError(f"Haoee.concurrency must be from 1 to {high:g}, not {value}")
         return value  # type: ignore[no-any-return]
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
@@ -186,6 +206,12 @@ class Haoee(Magics):
 
     def _ask(self, line: str, cell: str) -> None:
         options = self._parse(line)
+        models = scale_models(options, self.state)  # refuses flags that do nothing here
+        if options.over or len(models) > 1:  # a batch, or models side by side
+            return scale_cell(cell, options, self.state, models, cell=_cell_number(self.shell))
+        options = dataclasses.replace(
+            options, model=options.model or (models[0] if options.models else None), models=[]
+        )
         try:
             prepared = prepare(cell, options, self.state)
         except EmptyPromptError:
@@ -207,8 +233,8 @@ class Haoee(Magics):
         if call.error is not None:
             raise call.error
         code = extract_code(call.text) if prepared.format == "code" else ""
-        if code and self.shell is not None:
-            self.shell.set_next_input(code, replace=False)
+        if code and self.shell is not None:  # the next cell, replaced on the next run (JupyterLab)
+            place_code(self.shell, code, _cell_number(self.shell))
         try:
             value = answer_value(call, prepared, kept_in=out)
         except AnswerError as e:
@@ -223,16 +249,6 @@ class Haoee(Magics):
         self.state.show(
             f"**Dry run: nothing was sent.**\n\n```http\n{text}\n```", f"Dry run: nothing was sent.\n{text}"
         )
-
-
-def _cell_number(shell: Any) -> int | None:
-    """The running cell's execution count (its In [n]), or None outside a cell.
-
-    Not ``shell.execution_count``: IPython 9 counts on before it runs the cell, IPython 8 after.
-    """
-    result = getattr(getattr(shell, "displayhook", None), "exec_result", None)
-    count = getattr(result, "execution_count", None)
-    return count if isinstance(count, int) else None
 
 
 def load(ipython: Any) -> None:

@@ -61,6 +61,7 @@ class Option:
     form_choices: tuple[str, ...] | None = None  # the dropdown's choices, when not all make sense there
     placeholder: str = ""
     empty_overrides: bool = False  # an empty value given on purpose replaces the setting (-i '')
+    collect: str | None = None  # given twice or more, its values also go to this list option (-m a -m b)
 
     def __post_init__(self) -> None:
         assert self.kind in KINDS, self.kind
@@ -123,6 +124,8 @@ class Option:
             return {**kwargs, "action": argparse.BooleanOptionalAction, "default": None}
         if self.kind == "list":
             kwargs.update(action="append", default=None)
+        if self.collect:
+            kwargs.update(action=_Collect, into=self.collect)
         if self.kind not in ("text", "list"):
             kwargs["type"] = self._argparse_type
         if self.metavar:
@@ -141,10 +144,12 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "model",
         ("-m", "--model"),
-        "Model to use (default: %config Haoee.model, $HAOEE_MODEL, gpt-4.1).",
+        "Model to use (default: %config Haoee.model, $HAOEE_MODEL, gpt-4.1); given more than once, the "
+        "models are compared side by side as with --models.",
         metavar="NAME",
         request="model",
         trait="model",
+        collect="models",
         widget="combobox",
         label="Model",
         placeholder="a model name",
@@ -294,6 +299,67 @@ OPTIONS: tuple[Option, ...] = (
         widget="dropdown",
         label="API",
     ),
+    Option(
+        "models",
+        ("--models",),
+        "Send the same prompt to several models at once, shown side by side (or -m given for each); "
+        "haoee_responses and --out hold a dict by model.",
+        kind="list",
+        metavar="A,B,...",
+        request="model",
+    ),
+    Option(
+        "over",
+        ("--over",),
+        "Run the cell once per item of this list, Series or DataFrame: {item} is the item, {index} its "
+        "index, a DataFrame's columns are {title} and {row.title}; the results go to --out (a list, or a "
+        "copy of the DataFrame with an answer column).",
+        kind="name",
+        metavar="NAME",
+    ),
+    Option(
+        "concurrency",
+        ("--concurrency",),
+        "How many requests --over and --models send at once (default: %config Haoee.concurrency).",
+        kind="count",
+        metavar="N",
+        high=256,
+        trait="concurrency",
+    ),
+    Option(
+        "column",
+        ("--column",),
+        "The DataFrame column --over puts the answers in (default: answer).",
+        metavar="NAME",
+    ),
+    Option(
+        "retry_failed",
+        ("--retry-failed",),
+        "With --over: run only the rows that failed or never ran in the last result (--out), keep the rest.",
+        kind="switch",
+    ),
+    Option(
+        "cache",
+        ("--cache",),
+        "Answer an identical earlier request from the local response cache, sending nothing "
+        "(default: %config Haoee.cache); the footer says cached.",
+        kind="toggle",
+        trait="cache",
+    ),
+    Option(
+        "refresh",
+        ("--refresh",),
+        "Ask again even if the cache holds the answer, and replace the cached answer with the new one.",
+        kind="switch",
+    ),
+    Option(
+        "log",
+        ("--log",),
+        "Keep this call in the persistent call log (default: %config Haoee.log; --no-log for a cell "
+        "whose prompt should not be kept); %haoee history lists it.",
+        kind="toggle",
+        trait="log",
+    ),
     Option("raw", ("--raw",), "Send the cell as is, without filling {variables}.", kind="switch"),
     Option(
         "dry_run",
@@ -304,6 +370,25 @@ OPTIONS: tuple[Option, ...] = (
 )
 
 OPTION = {option.name: option for option in OPTIONS}
+
+
+class _Collect(argparse.Action):
+    """A flag given again also collects its values into another option: ``-m a -m b`` is
+    ``--models a,b`` (and ``-m`` keeps the last)."""
+
+    def __init__(self, *args: Any, into: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.into = into
+
+    def __call__(self, parser: Any, namespace: Any, values: Any, option_string: Any = None) -> None:
+        seen = [*getattr(namespace, "_seen_" + self.dest, []), values]
+        setattr(namespace, "_seen_" + self.dest, seen)
+        if len(seen) > 1:
+            collected = getattr(namespace, self.into, None) or []
+            setattr(namespace, self.into, [*collected, *(seen if len(seen) == 2 else seen[-1:])])
+        setattr(namespace, self.dest, values)
+
+
 #: The options the form shows, in the table's order.
 FORM_OPTIONS = tuple(option for option in OPTIONS if option.widget)
 

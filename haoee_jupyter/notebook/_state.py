@@ -369,6 +369,16 @@ class ShellState:
         display(bundle(markdown, plain), raw=True)
 
 
+def cell_number(shell: Any) -> int | None:
+    """The running cell's execution count (its In [n]), or None outside a cell.
+
+    Not ``shell.execution_count``: IPython 9 counts on before it runs the cell, IPython 8 after.
+    """
+    result = getattr(getattr(shell, "displayhook", None), "exec_result", None)
+    count = getattr(result, "execution_count", None)
+    return count if isinstance(count, int) else None
+
+
 def state_for(shell: Any) -> ShellState:
     """The shell's state, loading the extension first if it is not loaded."""
     magics = shell.magics_manager.registry.get("Haoee")
