@@ -152,6 +152,12 @@ def test_partial_images_stream_in_before_the_final_one(client, offline_server):
     assert len({p.data for p in partials} | {result[0].data}) == 3
     whole = client.generate_image("A paper crane", model="gpt-image-1", size="64x64")
     assert result[0].data == whole[0].data and result.usage == whole.usage
+    edits: list[Any] = []
+    edited = client.generate_image(
+        "Fold it", images=[drawn("PNG")], size="32x32", stream=True, partial_images=1, on_partial=edits.append
+    )
+    assert len(edits) == 1 and edits[0].size == edited[0].size == (32, 32)  # image_edit.* events
+    assert posts(offline_server, "/v1/images/edits")[0]["body"]["partial_images"] == "1"
 
 
 def test_an_image_from_a_link_is_downloaded_without_the_key(client, offline_server, other_host):

@@ -486,9 +486,10 @@ def test_create_form_with_a_reference_image():
 
 def test_readers_for_the_request_path():
     (path,) = FIXTURES.glob("08-*")
-    reader = VideoReader(attempt=0)
+    reader = VideoReader()
     job = reader.content(httpx.Response(200, headers={"openai-poll-after-ms": "1200"}), path.read_bytes())
-    assert (job.status, job.progress, reader.delay) == ("in_progress", 33, 1.2)
+    assert (job.status, job.progress, job.poll_after) == ("in_progress", 33, 1.2)
+    assert reader.content(httpx.Response(200), path.read_bytes()).poll_after is None  # the backoff rule then
     with pytest.raises(ProtocolError, match="not JSON"):
         reader.content(httpx.Response(200), b"<html>")
     done = Video.from_json(load("09"))

@@ -3,8 +3,8 @@
 An answer carries each image as ``b64_json`` or as a ``url`` (Haoee answers gpt-image-2 with a
 signed URL although OpenAI's definition says base64; a ``url`` may also be a ``data:`` URI).
 :func:`image_result_from_json` decodes what it can at once and leaves the rest in
-``result.pending``: the caller downloads each ``image.url`` (with the same timeouts, and never with
-the API key, since it is another host) and hands the bytes to ``image.attach(data)``.
+``result.pending``: the caller downloads each ``image.url`` (``_image_plan`` does, with the same
+timeouts, the key sent only to the API's own origin) and hands the bytes to ``image.attach(data)``.
 
 >>> result = image_result_from_json(answer, model="gpt-image-2")
 >>> for image in result.pending:

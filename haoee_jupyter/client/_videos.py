@@ -355,19 +355,14 @@ class VideoResult:
 
 
 class VideoReader(Reader[Video]):
-    """Reads a job object (create, poll, remix); ``.delay`` is then the wait before the next poll.
+    """Reads a job object (create, poll, remix), with the server's wait before the next poll (``.poll_after``).
 
     It reads the body itself (``raw``) because the wait comes from a response header.
     """
 
     raw = True
 
-    def __init__(self, attempt: int = 0) -> None:
-        self.attempt = attempt
-        self.delay = poll_delay(attempt)
-
     def content(self, response: httpx.Response, body: bytes) -> Video:
-        self.delay = poll_delay(self.attempt, response.headers)
         try:
             data = json.loads(body)
         except (ValueError, RecursionError) as e:
