@@ -31,8 +31,8 @@ from ._core import log_call
 from ._display import in_terminal
 from ._inputs import InputError, image_url
 from ._interpolate import InterpolationError, interpolate
-from ._media_options import IMAGE, STREAMING_IMAGE_MODELS, VIDEO
-from ._options import Command, OptionError
+from ._media_options import IMAGE, STREAMING_IMAGE_MODELS, VIDEO, Command
+from ._options import OptionError
 from ._session import Call
 
 if TYPE_CHECKING:

@@ -1,16 +1,80 @@
 """The options of ``%%haoee image`` and ``%%haoee video``, declared once as rows of the same
 :class:`~._options.Option` type as the text magic's.
 
-Each :class:`~._options.Command` gives its cell's parser, its values, its usage line (in
+Each :class:`Command` (a kind of cell named by its line's first word) gives its cell's parser, its values, its usage line (in
 ``%%haoee?`` and ``%haoee help``) and its README reference. To add an option, add a row here and
 use its value in :mod:`._media`; never a row that nothing reads.
 """
 
 from __future__ import annotations
 
-from ._options import Command, Option
+import argparse
+import dataclasses
+import functools
+import re
+from dataclasses import dataclass
+from typing import Any
 
-__all__ = ["COMMANDS", "IMAGE", "IMAGE_QUALITIES", "STREAMING_IMAGE_MODELS", "VIDEO"]
+from ._options import Option, OptionError, from_namespace, reference_markdown, resolve, split_line, unset_value
+
+__all__ = ["COMMANDS", "IMAGE", "IMAGE_QUALITIES", "STREAMING_IMAGE_MODELS", "VIDEO", "Command", "CommandParser"]
+
+
+class CommandParser(argparse.ArgumentParser):
+    """A command's parser: a bad line is one OptionError that shows the usage."""
+
+    def error(self, message: str) -> Any:
+        message = re.sub(r"^argument [^:]+: (?=-)", "", message)  # our own sentence names the option
+        raise OptionError(f"{self.prog}: {message} (usage: {self.usage_line()})")
+
+    def usage_line(self) -> str:
+        return " ".join(self.format_usage().split()).removeprefix("usage: ")
+
+
+@dataclass(frozen=True)
+class Command:
+    """A kind of ``%%haoee`` cell named by the first word of its line (``%%haoee image``), with
+    options of its own: rows of the same :class:`Option` type, parsed, resolved against the
+    settings and documented as the text magic's are.
+
+    >>> IMAGE.parse("-n 2 --size 1024x1024").n
+    2
+    """
+
+    name: str
+    summary: str
+    options: tuple[Option, ...]
+
+    @functools.cached_property
+    def values(self) -> Any:
+        """The dataclass of this command's values, one field per row (None: not given)."""
+        cls = dataclasses.make_dataclass(
+            self.name.title() + "Options",
+            [(option.name, Any, unset_value(option)) for option in self.options],
+            namespace={"__doc__": f"What a %%haoee {self.name} cell asked for (None: not given)."},
+        )
+        cls.__module__ = __name__
+        return cls
+
+    def parser(self) -> CommandParser:
+        parser = CommandParser(prog=f"%%haoee {self.name}", add_help=False, allow_abbrev=False)
+        for option in self.options:
+            option.add_to(parser.add_argument)
+        return parser
+
+    def parse(self, line: str) -> Any:
+        """The values of the words after the command's name; OptionError (one line) if one is wrong."""
+        return from_namespace(self.parser().parse_args(split_line(line)), self.options, self.values)
+
+    def resolve(self, values: Any, settings: Any) -> Any:
+        return resolve(values, settings, self.options)
+
+    def usage(self) -> str:
+        return self.parser().usage_line()
+
+    def reference_markdown(self) -> str:
+        return reference_markdown(self.options)
+
 
 IMAGE_QUALITIES = ("low", "medium", "high", "auto", "standard", "hd")
 #: Model names (their start) that stream partial images by default: OpenAI's GPT image models of

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import functools
 import re
 import shlex
 from collections.abc import Iterable
@@ -393,7 +392,8 @@ class _Collect(argparse.Action):
 FORM_OPTIONS = tuple(option for option in OPTIONS if option.widget)
 
 
-def _empty(option: Option) -> Any:
+def unset_value(option: Option) -> Any:
+    """An option's value when it was not given (a dataclass field for lists)."""
     if option.kind == "list":
         return dataclasses.field(default_factory=list)
     return False if option.kind == "switch" else None
@@ -403,7 +403,7 @@ def _empty(option: Option) -> Any:
 #: given (the setting applies). One field per row of OPTIONS.
 Options = dataclasses.make_dataclass(
     "Options",
-    [(option.name, Any, _empty(option)) for option in OPTIONS],
+    [(option.name, Any, unset_value(option)) for option in OPTIONS],
     namespace={"__doc__": "What a user asked for, one field per option (None: not given; the setting applies)."},
 )
 Options.__module__ = __name__
@@ -512,63 +512,3 @@ def reference_markdown(table: tuple[Option, ...] = OPTIONS) -> str:
         ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
-
-
-# --- other kinds of cell -----------------------------------------------------------------------
-
-
-class CommandParser(argparse.ArgumentParser):
-    """A command's parser: a bad line is one OptionError that shows the usage."""
-
-    def error(self, message: str) -> Any:
-        message = re.sub(r"^argument [^:]+: (?=-)", "", message)  # our own sentence names the option
-        raise OptionError(f"{self.prog}: {message} (usage: {self.usage_line()})")
-
-    def usage_line(self) -> str:
-        return " ".join(self.format_usage().split()).removeprefix("usage: ")
-
-
-@dataclass(frozen=True)
-class Command:
-    """A kind of ``%%haoee`` cell named by the first word of its line (``%%haoee image``), with
-    options of its own: rows of the same :class:`Option` type, parsed, resolved against the
-    settings and documented as the text magic's are.
-
-    >>> from haoee_jupyter.notebook._media_options import IMAGE
-    >>> IMAGE.parse("-n 2 --size 1024x1024").n
-    2
-    """
-
-    name: str
-    summary: str
-    options: tuple[Option, ...]
-
-    @functools.cached_property
-    def values(self) -> Any:
-        """The dataclass of this command's values, one field per row (None: not given)."""
-        cls = dataclasses.make_dataclass(
-            self.name.title() + "Options",
-            [(option.name, Any, _empty(option)) for option in self.options],
-            namespace={"__doc__": f"What a %%haoee {self.name} cell asked for (None: not given)."},
-        )
-        cls.__module__ = __name__
-        return cls
-
-    def parser(self) -> CommandParser:
-        parser = CommandParser(prog=f"%%haoee {self.name}", add_help=False, allow_abbrev=False)
-        for option in self.options:
-            option.add_to(parser.add_argument)
-        return parser
-
-    def parse(self, line: str) -> Any:
-        """The values of the words after the command's name; OptionError (one line) if one is wrong."""
-        return from_namespace(self.parser().parse_args(split_line(line)), self.options, self.values)
-
-    def resolve(self, values: Any, settings: Any) -> Any:
-        return resolve(values, settings, self.options)
-
-    def usage(self) -> str:
-        return self.parser().usage_line()
-
-    def reference_markdown(self) -> str:
-        return reference_markdown(self.options)
