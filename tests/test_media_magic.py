@@ -215,6 +215,7 @@ def test_a_bad_image_reference_is_one_line_and_nothing_is_sent(ip: InteractiveSh
         ("image --quality ultra", "--quality must be one of low, medium, high"),
         ("image --temperature 1", "unrecognized arguments: --temperature 1"),
         ("video --remix video_1 --seconds 4", r"--remix takes only the prompt \(and -o\): leave out --seconds"),
+        ("video --remix video_1 -m sora-2 --size 720x1280", r"leave out -m, --size$"),
     ],
 )
 def test_bad_options_are_refused_before_sending(
@@ -410,3 +411,16 @@ def test_video_id_of_a_failed_job_says_why_in_one_line(ip: InteractiveShell, off
     assert info.value._render_traceback_()[0].startswith(f"VideoFailedError: The video job {job_id} failed: ")
     assert ip.user_ns["haoee_response"].failed
     assert len(requests(offline_server, "POST", "/v1/videos")) == 1
+
+
+def test_no_log_keeps_a_media_call_out_of_the_call_log(ip: InteractiveShell) -> None:
+    from haoee_jupyter.notebook._log import CallLog
+
+    cell(ip, "image --size 32x32 --no-log", "A private sketch")
+    cell(ip, "image --size 32x32", "A public sketch")
+    with CallLog() as log:
+        entries = log.search(5)
+    assert [(e.endpoint, e.prompt, e.status) for e in entries] == [
+        ("/images/generations", "A public sketch", "completed")
+    ]
+    assert entries[0].usage.total_tokens == ip.user_ns["haoee_usage"].total_tokens

@@ -20,6 +20,7 @@ import datetime
 import html
 import re
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -71,7 +72,7 @@ class ImageInterrupted(KeyboardInterrupt):
 def media_cell(state: ShellState, command: Command, line: str, cell: str, *, cell_number: int | None = None) -> None:
     """Run a ``%%haoee image`` or ``%%haoee video`` cell; ``line`` is what follows the command's name."""
     try:
-        options = command.resolve(command.parse(line), state.settings)
+        given = command.parse(line)
     except OptionError as e:
         raise UsageError(f"{e} (see %%haoee? for all options)") from e
     try:
@@ -82,10 +83,49 @@ def media_cell(state: ShellState, command: Command, line: str, cell: str, *, cel
         raise UsageError(
             f"The cell is empty: write the {command.name} prompt on the lines below %%haoee {command.name}"
         )
+    options = command.resolve(given, state.settings)
     if command is IMAGE:
         _image_cell(state, options, prompt, cell_number)
     elif command is VIDEO:
+        if given.remix:  # a remix takes only the prompt: any other option would be accepted and ignored
+            others = ("-m", given.model), ("--seconds", given.seconds), ("--size", given.size), ("--image", given.image)
+            flags = [flag for flag, value in others if value is not None]
+            if flags:
+                raise UsageError(f"--remix takes only the prompt (and -o): leave out {', '.join(flags)}")
         _video_cell(state, options, prompt, cell_number)
+
+
+@dataclass
+class _Run:
+    """One media call on its way: what it shows, where it is kept, and its records."""
+
+    state: ShellState
+    call: Call
+    out: str | None = None  # -o NAME
+    log: bool | None = None  # --log / --no-log (None: %config Haoee.log)
+    view: MediaView = field(init=False)
+    started: float = field(default_factory=time.perf_counter)
+
+    def __post_init__(self) -> None:
+        self.view = MediaView(self.state.shell)
+
+    def keep(self, value: Any) -> None:
+        """The result (or the job) into -o NAME."""
+        if self.out:
+            self.state.namespace[self.out] = value
+
+    def end(self, error: BaseException | None = None, *, interrupted: bool = False) -> None:
+        """Record the call: session totals and variables, then the call log."""
+        self.call.error, self.call.interrupted = error, interrupted
+        self.call.latency = time.perf_counter() - self.started
+        self.state.session.record(self.call, self.state.namespace)
+        self.write_log()
+
+    def write_log(self) -> None:
+        """Write the call to the persistent call log; a video job by its id, so it can be found again."""
+        call = self.call
+        job_id = getattr(call.response, "id", None) if call.endpoint.startswith("/videos") else None
+        log_call(self.state, call, job_id=job_id or None, enabled=self.log)
 
 
 def _image_cell(state: ShellState, options: Any, prompt: str, cell_number: int | None) -> None:
@@ -100,57 +140,40 @@ def _image_cell(state: ShellState, options: Any, prompt: str, cell_number: int |
     if stream:
         body.update(stream=True, partial_images=PARTIAL_IMAGES)
     endpoint = "/images/edits" if inputs else "/images/generations"
-    call = Call(body=body, source="magic", cell=cell_number, endpoint=endpoint)
-    view = MediaView(state.shell)
+    run = _Run(state, Call(body=body, source="magic", cell=cell_number, endpoint=endpoint), options.out, options.log)
     many = f"{options.n} images" if (options.n or 1) > 1 else "the image"
-    view.waiting(f"{model} · drawing {many}…")
-    started = time.perf_counter()
+    run.view.waiting(f"{model} · drawing {many}…")
 
     def on_partial(image: Any) -> None:
-        view.show({**image_bundle(image), "text/plain": f"[{model}: partial image, still drawing…]"})
+        run.view.show({**image_bundle(image), "text/plain": f"[{model}: partial image, still drawing…]"})
 
     extra = {"stream": True, "on_partial": on_partial, "partial_images": PARTIAL_IMAGES} if stream else {}
     try:
         with state.lease() as client:
-            call.response = client.generate_image(prompt, model=model, images=inputs or None, **fields, **extra)
+            run.call.response = client.generate_image(prompt, model=model, images=inputs or None, **fields, **extra)
     except HaoeeError as e:
-        call.error = e
-        _end(state, call, started)
-        view.waiting(f"{model} · error (no image)")
+        run.end(e)
+        run.view.waiting(f"{model} · error (no image)")
         raise
     except KeyboardInterrupt as e:
-        call.interrupted = True
-        _end(state, call, started)
+        run.end(interrupted=True)
         raise ImageInterrupted() from e
-    result = call.response
+    result = run.call.response
     try:
-        _save_images(result, state, prompt)
-    finally:
-        _end(state, call, started)
-        if options.out:
-            state.namespace[options.out] = result
-        view.show(images_bundle(result))
-
-
-def _save_images(result: Any, state: ShellState, prompt: str) -> None:
-    folder = media_folder(state.settings)
-    for image, stem in zip(result.images, media_stem(folder, prompt, len(result.images), kind="image")):
-        if image.data:
-            image.save(stem)
+        folder = media_folder(state.settings)
+        for image, stem in zip(result.images, media_stem(folder, prompt, len(result.images), kind="image")):
+            if image.data:
+                image.save(stem)
+    finally:  # a file that cannot be written still leaves the images, paid for, in the variables
+        run.end()
+        run.keep(result)
+        run.view.show(images_bundle(result))
 
 
 def _video_cell(state: ShellState, options: Any, prompt: str, cell_number: int | None) -> None:
     if options.remix:
-        # A remix takes only the prompt: any other option would be accepted and ignored.
-        given = [
-            flag
-            for flag, value in (("--seconds", options.seconds), ("--size", options.size), ("--image", options.image))
-            if value
-        ]
-        if given:
-            raise UsageError(f"--remix takes only the prompt (and -o): leave out {', '.join(given)}")
-        body = {"prompt": prompt, "remix": options.remix}
-        call = Call(body=body, source="magic", cell=cell_number, endpoint=f"/videos/{options.remix}/remix")
+        body: dict[str, Any] = {"prompt": prompt, "remix": options.remix}
+        endpoint = f"/videos/{options.remix}/remix"
     else:
         reference = _image_input(options.image, state) if options.image else None
         fields = {"seconds": options.seconds, "size": options.size}
@@ -158,12 +181,10 @@ def _video_cell(state: ShellState, options: Any, prompt: str, cell_number: int |
         body = {"model": options.model, "prompt": prompt, **fields}
         if options.image:
             body["input_reference"] = options.image
-        call = Call(body=body, source="magic", cell=cell_number, endpoint="/videos")
-    view = MediaView(state.shell)
-    view.waiting(
-        f"{body.get('model') or 'video'} · {'remixing ' + options.remix if options.remix else 'creating the video job'}…"
-    )
-    started = time.perf_counter()
+        endpoint = "/videos"
+    run = _Run(state, Call(body=body, source="magic", cell=cell_number, endpoint=endpoint), options.out, options.log)
+    doing = f"remixing {options.remix}" if options.remix else "creating the video job"
+    run.view.waiting(f"{body.get('model') or 'video'} · {doing}…")
     try:
         with state.lease() as client:
             if options.remix:
@@ -171,46 +192,40 @@ def _video_cell(state: ShellState, options: Any, prompt: str, cell_number: int |
             else:
                 job = client.create_video(prompt, model=options.model, image=reference, **fields)
     except HaoeeError as e:
-        call.error = e
-        _end(state, call, started)
-        view.waiting(f"{body.get('model') or 'video'} · error (no job was started)")
+        run.end(e)
+        run.view.waiting(f"{body.get('model') or 'video'} · error (no job was started)")
         raise
     except KeyboardInterrupt as e:
-        call.interrupted = True
-        _end(state, call, started)
+        run.end(interrupted=True)
         raise VideoInterrupted(None) from e
-    call.body["model"] = call.body.get("model") or job.model
-    _follow(state, call, job, view, started, prompt, options.out)
+    body["model"] = body.get("model") or job.model
+    _follow(run, job, prompt)
 
 
 def resume_video(state: ShellState, video_id: str, *, out: str | None = None, cell_number: int | None = None) -> None:
     """``%haoee video ID``: the job's state now, then follow it, download, save and play it;
     nothing is created."""
     call = Call(body={"video_id": video_id}, source="magic", cell=cell_number, endpoint=f"/videos/{video_id}")
-    view = MediaView(state.shell)
-    view.waiting(f"video job {video_id} · asking the server…")
-    started = time.perf_counter()
+    run = _Run(state, call, out)
+    run.view.waiting(f"video job {video_id} · asking the server…")
     try:
         with state.lease() as client:
             job = client.retrieve_video(video_id)
     except HaoeeError as e:
-        call.error = e
-        _end(state, call, started)
-        view.waiting(f"video job {video_id} · error")
+        run.end(e)
+        run.view.waiting(f"video job {video_id} · error")
         raise
     call.body.update(model=job.model, prompt=job.prompt)
-    _follow(state, call, job, view, started, job.prompt or video_id, out)
+    _follow(run, job, job.prompt or video_id)
 
 
-def _follow(
-    state: ShellState, call: Call, job: Any, view: MediaView, started: float, prompt: str, out: str | None
-) -> None:
+def _follow(run: _Run, job: Any, prompt: str) -> None:
     """Poll the job to its end with a progress bar, then download, save and play the video."""
+    state, call, view = run.state, run.call, run.view
     call.response = job
     state.namespace["haoee_response"] = job  # the id is there from now on, whatever happens next
-    if out:
-        state.namespace[out] = job
-    _log(state, call)  # written now, so the id survives a lost kernel (written again when it ends)
+    run.keep(job)
+    run.write_log()  # now, so the id survives a lost kernel (written again when it ends)
     view.show(video_job_bundle(job))
 
     def on_progress(update: Any) -> None:
@@ -232,37 +247,19 @@ def _follow(
             view.show(video_job_bundle(e.video))
         else:  # polling or the download broke off, or it took too long: the job itself may be fine
             e.hint = f"The job {job.id} goes on at the server: `%haoee video {job.id}` follows it again"
-        call.error = e
-        _end(state, call, started)
-        if out:
-            state.namespace[out] = call.response
+        run.end(e)
+        run.keep(call.response)
         raise
     except KeyboardInterrupt as e:
-        call.interrupted = True
-        _end(state, call, started)
+        run.end(interrupted=True)
         raise VideoInterrupted(job.id) from e
     call.response = result
     try:
-        stem = media_stem(media_folder(state.settings), prompt, 1, kind="video")[0]
-        result.save(stem)
+        result.save(media_stem(media_folder(state.settings), prompt, 1, kind="video")[0])
     finally:
-        _end(state, call, started)
-        if out:
-            state.namespace[out] = result
+        run.end()
+        run.keep(result)
         view.show(video_bundle(result))
-
-
-def _end(state: ShellState, call: Call, started: float) -> None:
-    """Record the call: session totals and variables, then the call log."""
-    call.latency = time.perf_counter() - started
-    state.session.record(call, state.namespace)
-    _log(state, call)
-
-
-def _log(state: ShellState, call: Call) -> None:
-    """Write the call to the persistent call log; a video job by its id, so it can be found again."""
-    job_id = getattr(call.response, "id", None) if call.endpoint.startswith("/videos") else None
-    log_call(state, call, job_id=job_id or None)
 
 
 # --- inputs, folders and names ----------------------------------------------------------------

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from ._options import Option, OptionError, from_namespace, reference_markdown, resolve, split_line, unset_value
+from ._options import OPTION, Option, OptionError, from_namespace, reference_markdown, resolve, split_line, unset_value
 
 __all__ = ["COMMANDS", "IMAGE", "IMAGE_QUALITIES", "STREAMING_IMAGE_MODELS", "VIDEO", "Command", "CommandParser"]
 
@@ -81,6 +81,8 @@ IMAGE_QUALITIES = ("low", "medium", "high", "auto", "standard", "hd")
 #: the gpt-image-1 family. Others answer in one piece unless ``--stream`` asks.
 STREAMING_IMAGE_MODELS = ("gpt-image-1",)
 
+#: --log / --no-log, as for every call (a prompt that should not be kept).
+_LOG = OPTION["log"]
 _OUT = Option(
     "out",
     ("-o", "--out"),
@@ -147,6 +149,7 @@ IMAGE = Command(
             request="stream",
         ),
         _OUT,
+        _LOG,
     ),
 )
 
@@ -193,6 +196,7 @@ VIDEO = Command(
             metavar="ID",
         ),
         _OUT,
+        _LOG,
     ),
 )
 
