@@ -212,7 +212,7 @@ def keep_job(error: BaseException, video: VideoRef, step: str = "wait") -> None:
         if not _not_found(error, video_id):
             error.hint = resume_hint(video_id, step=step)
     elif isinstance(error, KeyboardInterrupt):
-        error.args = (resume_hint(video_id, f"The video job {video_id} goes on at the server", step),)
+        error.args = (resume_hint(video_id, f"The video job {video_id} goes on at the server: continue with", step),)
 
 
 def _start(call: Call[Video]) -> Plan[Video]:

@@ -77,7 +77,7 @@ class VideoPendingError(HaoeeError):
     def __init__(self, video: Video, waited: float | None = None) -> None:
         state = f"{video.status or 'unknown'}, {video.progress}%"
         after = "yet" if waited is None else f"after {waited:g} s"
-        what = "Wait for it first" if waited is None else "It goes on at the server"
+        what = "Wait for it first with" if waited is None else "It goes on at the server: continue with"
         super().__init__(
             f"The video job {video.id} is not finished {after} ({state})", hint=resume_hint(video.id, what)
         )
@@ -85,9 +85,9 @@ class VideoPendingError(HaoeeError):
         self.video_id = video.id
 
 
-def resume_hint(video_id: str, what: str = "The job goes on at the server", step: str = "wait") -> str:
+def resume_hint(video_id: str, lead: str = "The job goes on at the server: continue with", step: str = "wait") -> str:
     """How to go on with a job that exists: ``client.wait_video(id)`` (or ``download_video``), ``%haoee video ID``."""
-    return f"{what}: continue with client.{step}_video({video_id!r}), or %haoee video {video_id} in a notebook"
+    return f"{lead} client.{step}_video({video_id!r}), or %haoee video {video_id} in a notebook"
 
 
 @dataclass(eq=False)
