@@ -50,7 +50,7 @@ class OutputView:
 
     It assigns the ``outputs`` trait instead of using ``with output:``, so it works from a
     task on the event loop, where no cell's output context is active. The final answer has no
-    footer: the form's status line says it (``footer=False`` shows it, as the cell magic does).
+    footer: the form's status line says it (``footer=True`` keeps it, as the cell magic shows it).
     """
 
     def __init__(self, output: widgets.Output, fmt: str = "markdown", *, footer: bool = False) -> None:
@@ -127,7 +127,7 @@ class Form(widgets.VBox):  # type: ignore[misc]
         )
         self.answer = widgets.Output()
         self.status_line = widgets.HTML(layout=widgets.Layout(display="none"))
-        self.error_line = widgets.HTML(layout=widgets.Layout(display="none"))
+        self.error_line = widgets.HTML(layout=widgets.Layout(display="none", flex="1 1 14em"))  # beside Run
         self.copy_note = widgets.HTML()
         self.copy_text = widgets.Textarea(rows=4, layout=_wide())
         self.copy_box = widgets.VBox([self.copy_note, self.copy_text], layout=widgets.Layout(display="none"))

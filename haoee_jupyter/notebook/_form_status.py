@@ -37,7 +37,7 @@ CSS = """<style>
 .haoee-form .haoee-status { color: var(--jp-ui-font-color2); font-size: var(--jp-ui-font-size1); }
 .haoee-form .haoee-status .haoee-failed { color: var(--jp-error-color1); }
 .haoee-form .haoee-error { color: var(--jp-error-color1); margin-left: 0.8em; align-self: center; }
-.haoee-form .haoee-error .widget-html-content { line-height: 1.3; }
+.haoee-form .haoee-error .widget-html-content { line-height: 1.3; white-space: normal; }
 .haoee-form button.haoee-busy .fa { animation: haoee-spin 1.2s linear infinite; }
 @keyframes haoee-spin { to { transform: rotate(360deg); } }
 </style>"""
