@@ -322,7 +322,7 @@ def check_model_name(name: str) -> None:
     if not name.isascii() or not name.isprintable() or any(c.isspace() for c in name):
         raise ConfigurationError(
             f"The model name {name!r} has spaces or characters a model name cannot have",
-            hint="Use the model's id, e.g. gpt-4.1 (`%haoee models` lists them)",
+            hint="Use the model's id, e.g. gpt-4.1 (%haoee models lists them)",
         )
 
 

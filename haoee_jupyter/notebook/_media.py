@@ -246,7 +246,7 @@ def _follow(run: _Run, job: Any, prompt: str) -> None:
             call.response = e.video
             view.show(video_job_bundle(e.video))
         else:  # polling or the download broke off, or it took too long: the job itself may be fine
-            e.hint = f"The job {job.id} goes on at the server: `%haoee video {job.id}` follows it again"
+            e.hint = f"The job {job.id} goes on at the server: %haoee video {job.id} follows it again"
         run.end(e)
         run.keep(call.response)
         raise
