@@ -57,7 +57,7 @@ class VideoInterrupted(KeyboardInterrupt):
             return ["Interrupted before the server named the video job: if it started one, it runs on there."]
         return [
             f"Interrupted: the video job {self.video_id} goes on at the server (haoee_response.id holds its id); "
-            f"`%haoee video {self.video_id}` follows it and downloads the video, without creating it again."
+            f"%haoee video {self.video_id} follows it and downloads the video, without creating it again."
         ]
 
 
