@@ -99,9 +99,8 @@ class _Column:
             raise _Stopped
         self.reasoning += len(delta)
 
-    def window(self) -> tuple[str, int]:
+    def window(self, text: str, cursor: str = CURSOR) -> tuple[str, int]:
         """The end of the answer so far, as Markdown that renders, and how many characters it hides."""
-        text = "".join(self.pieces)
         while True:
             cut = find_cut(text, self.start, self.reopen, soft=WINDOW, hard=2 * WINDOW)
             if cut is None:
@@ -110,7 +109,7 @@ class _Column:
             self.start, self.reopen = cut.end, cut.reopen
         start, reopen = self.previous
         head = text[reopen.start : reopen.end] if reopen is not None else ""
-        return settle(head + text[start:], CURSOR), start
+        return settle(head + text[start:], cursor), start
 
 
 def compare(
@@ -148,12 +147,14 @@ def compare(
         except KeyboardInterrupt as e:
             stop.set()  # each stream ends at its next delta, keeping what arrived
             done, _ = wait(futures, timeout=3.0)
-            finished = {futures[f]: calls[futures[f]] for f in done}
+            ended = {futures[f] for f in done}
+            finished = {model: calls[model] for model in models if model in ended}
             _record(state, finished, out, preparations)
             view.draw(calls, columns, final=True, finished=finished)
             raise CompareInterrupted(sum(bool(call.text) for call in finished.values()), len(models)) from e
         finally:
             executor.shutdown(wait=False)
+    finished = {model: calls[model] for model in models}  # in the order asked
     _record(state, finished, out, preparations)
     view.draw(calls, columns, final=True, finished=finished)
     errors = [call.error for call in calls.values() if call.error is not None]
@@ -209,10 +210,10 @@ class _GridView:
         finished: dict[str, Call] | None = None,
     ) -> None:
         finished = finished or {}
-        grid = [
-            _final_column(calls[m]) if m in finished or final else _streaming_column(calls[m], columns[m])
-            for m in self.models
-        ]
+        if final:
+            grid = [_final_column(calls[m]) for m in self.models]
+        else:  # the end of each answer, also of one already done: an update stays bounded
+            grid = [_streaming_column(calls[m], columns[m], m in finished) for m in self.models]
         data = grid_bundle(grid)
         if self.terminal:
             if final:
@@ -226,14 +227,22 @@ class _GridView:
             self.handle.update(data, raw=True)
 
 
-def _streaming_column(call: Call, column: _Column) -> GridColumn:
-    elapsed = f"{time.perf_counter() - column.started:.1f} s"
-    if not column.pieces:
-        doing = f"reasoning… ({column.reasoning:,} characters)" if column.reasoning else "waiting for the answer…"
-        return GridColumn(call.model, "", "", (doing, elapsed))
-    markdown, hidden = column.window()
+def _streaming_column(call: Call, column: _Column, done: bool) -> GridColumn:
+    """A column while the grid streams: the end of its answer (all of it once the others are done)."""
+    if done:  # its thread has ended: the call is the cell thread's to read
+        facts: tuple[str, ...] = tuple(
+            footer_facts(call.response, model=call.model, latency=call.latency, status=call_status(call))
+        )
+        text, cursor = call.text, ""
+    else:
+        elapsed = f"{time.perf_counter() - column.started:.1f} s"
+        if not column.pieces:
+            doing = f"reasoning… ({column.reasoning:,} characters)" if column.reasoning else "waiting for the answer…"
+            return GridColumn(call.model, "", "", (doing, elapsed))
+        facts, text, cursor = ("streaming…", elapsed), "".join(column.pieces), CURSOR
+    markdown, hidden = column.window(text, cursor)
     note = f"… {hidden:,} characters above; all of it when the answers are done" if hidden else ""
-    return GridColumn(call.model, markdown, markdown.replace(CURSOR, ""), ("streaming…", elapsed), note)
+    return GridColumn(call.model, markdown, markdown.replace(CURSOR, ""), facts, note)
 
 
 def _final_column(call: Call) -> GridColumn:
