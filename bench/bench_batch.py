@@ -202,7 +202,7 @@ def bench_memory(ip: Any, rows: int, concurrency: int) -> None:
         started = time.perf_counter()
         cell(ip, f"--over items --concurrency {concurrency} -o out --no-log", "Say {item}")
         elapsed = time.perf_counter() - started
-        current, peak = tracemalloc.get_traced_memory()
+        peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
         out = ip.user_ns["out"]
         assert len(out) == rows and all(isinstance(a, str) and len(a) == size for a in out)
