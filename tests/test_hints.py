@@ -14,6 +14,7 @@ from IPython.utils.capture import capture_output
 
 from haoee_jupyter import Client, HaoeeError, MissingAPIKeyError, RateLimitError
 from haoee_jupyter.client import _errors, _exceptions
+from haoee_jupyter.client._exceptions import RENDER_WIDTH
 from haoee_jupyter.notebook._session import Session
 
 
@@ -51,6 +52,19 @@ def shown_error(ip: InteractiveShell, cell: str) -> str:
     return captured.stdout
 
 
+def unfold(shown: str) -> list[str]:
+    """The rendered lines with their folds undone; every line fits the error box's width."""
+    lines = shown.strip().splitlines()
+    assert all(len(line) <= RENDER_WIDTH for line in lines), lines
+    logical: list[str] = []
+    for line in lines:
+        if line.startswith("  ") and logical:
+            logical[-1] += " " + line.strip()
+        else:
+            logical.append(line)
+    return logical
+
+
 def test_no_hint_has_raw_markdown() -> None:
     hints = [cls.default_hint for cls in every_error_class()]
     hints += [*_errors._HINTS.values(), _errors.BILLING_HINT]
@@ -66,7 +80,7 @@ def test_no_hint_outside_a_batch_speaks_of_concurrency() -> None:
 
 def test_a_refused_key_says_what_happened_then_the_fix_once(ip: InteractiveShell, magics: Any) -> None:
     shown = shown_error(ip, "%%haoee -m fault-401\nExplain entropy")
-    what, todo = shown.strip().splitlines()
+    what, todo = unfold(shown)
     assert what.startswith("AuthenticationError: Incorrect API key provided") and "[HTTP 401" in what
     assert todo.startswith("→ ") and "%haoee key" in todo
     assert shown.count("HAOEE_API_KEY") == 1 and shown.count("%haoee key") == 1
@@ -75,7 +89,7 @@ def test_a_refused_key_says_what_happened_then_the_fix_once(ip: InteractiveShell
 
 def test_a_rate_limit_in_one_cell_does_not_tell_it_to_lower_the_concurrency(ip: InteractiveShell, magics: Any) -> None:
     shown = shown_error(ip, "%%haoee -m fault-429\nExplain entropy")
-    what, todo = shown.strip().splitlines()
+    what, todo = unfold(shown)
     assert what.startswith("RateLimitError: Rate limit reached") and "[HTTP 429" in what
     assert "Run it again" in todo and "concurrency" not in shown.lower() and "`" not in shown
 

@@ -30,6 +30,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ._models import Response
 
+#: Columns an error's rendered lines are folded at (a JupyterLab output at a common width).
+RENDER_WIDTH = 100
+
 __all__ = [
     "APIConnectionError",
     "APIStatusError",
@@ -114,8 +117,19 @@ class HaoeeError(Exception):
     def _render_traceback_(self) -> list[str]:
         # IPython calls this instead of printing a traceback wall (%tb still has the full one):
         # what happened on one line, what to do on the next, so nothing wraps mid-sentence.
+        # Each is folded at word boundaries: JupyterLab's error box breaks long lines mid-word.
+        import textwrap
+
         what, *todo = self.lines()
-        return [f"{type(self).__name__}: {what}", *(f"→ {line}" for line in todo)]
+        lines = [f"{type(self).__name__}: {what}", *(f"→ {line}" for line in todo)]
+        return [
+            folded
+            for line in lines
+            for folded in textwrap.wrap(
+                line, width=RENDER_WIDTH, subsequent_indent="  ", break_long_words=False, break_on_hyphens=False
+            )
+            or [line]
+        ]
 
 
 class ConfigurationError(HaoeeError):
