@@ -49,7 +49,10 @@ def clean_shell(ip: InteractiveShell, magics: Any, offline_server: Any, tmp_path
     ip.run_line_magic("config", "Haoee.updates_per_second = 1000")
     magics.state.session = Session()
     magics.state.replace_clients()
+    before = set(ip.user_ns) - {"haoee_response", "haoee_usage", "haoee_usage_total"}
     yield
+    for name in set(ip.user_ns) - before:  # leave no variable for the next file's tests
+        del ip.user_ns[name]
     for name, trait in type(magics).class_traits(config=True).items():
         setattr(magics, name, trait.default_value)
 

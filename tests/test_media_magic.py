@@ -63,9 +63,12 @@ def clean_shell(
     magics.state.replace_clients()
     for name in ("haoee_response", "haoee_usage", "haoee_usage_total", "pic", "clip", "fox"):
         ip.user_ns.pop(name, None)
+    before = set(ip.user_ns)
     offline_server.video_ms = 300
     yield
     offline_server.video_ms = None
+    for name in set(ip.user_ns) - before:  # leave no variable for the next file's tests
+        del ip.user_ns[name]
     for name, trait in type(magics).class_traits(config=True).items():
         setattr(magics, name, trait.default_value)
 
@@ -241,8 +244,7 @@ def test_an_empty_image_cell_says_where_the_prompt_goes(ip: InteractiveShell) ->
 def test_image_errors_are_one_line_and_counted(ip: InteractiveShell, model: str, error: str) -> None:
     with pytest.raises(HaoeeError) as info:
         cell(ip, f"image -m {model} --no-stream", "A cat")
-    lines = info.value._render_traceback_()
-    assert re.search(error, lines[0]) and len(lines) <= 2
+    assert re.search(error, str(info.value)) and "\n" not in str(info.value)
     assert ip.user_ns["haoee_response"] is None
     assert ip.user_ns["haoee_usage_total"].calls == 1
 
@@ -313,8 +315,9 @@ def test_ctrl_c_keeps_the_job_and_video_id_resumes_it_without_a_second_create(
     watcher.join()
     job = ip.user_ns["haoee_response"]
     assert job.status in ("queued", "in_progress") and job.id.startswith("video_")
-    (line,) = info.value._render_traceback_()
+    line = str(info.value)
     assert f"the video job {job.id} goes on at the server" in line and f"%haoee video {job.id}" in line
+    assert " ".join(part.strip() for part in info.value._render_traceback_()) == line  # folded at words
     assert ip.user_ns["haoee_usage_total"].calls == 1
     assert magics_status(ip) == "interrupted"
     # While it ran, the call log already held the job's id (a lost kernel leaves that); now it
@@ -359,7 +362,7 @@ def test_a_failed_job_shows_the_servers_reason_in_one_line(ip: InteractiveShell,
         ip.run_cell_magic("haoee", "video -m fault-failed", "A cat")
     job = ip.user_ns["haoee_response"]
     assert job.failed
-    what = info.value._render_traceback_()[0]
+    what = str(info.value)
     assert f"The video job {job.id} failed: The offline demo server failed this video job on purpose" in what
     assert "failed: The offline demo server failed" in shown(captured)[-1]["text/plain"]
     assert media_files(tmp_path) == []
@@ -369,7 +372,7 @@ def test_a_failed_job_shows_the_servers_reason_in_one_line(ip: InteractiveShell,
 def test_video_id_of_an_unknown_job_is_one_line(ip: InteractiveShell, offline_server: Any) -> None:
     with capture_output(), pytest.raises(HaoeeError) as info:
         ip.run_line_magic("haoee", "video video_nope")
-    assert "HTTP 404" in info.value._render_traceback_()[0]
+    assert "HTTP 404" in str(info.value)
     assert not requests(offline_server, "POST", "/v1/videos")
 
 
@@ -408,7 +411,7 @@ def test_video_id_of_a_failed_job_says_why_in_one_line(ip: InteractiveShell, off
     job_id = ip.user_ns["haoee_response"].id
     with capture_output(), pytest.raises(HaoeeError) as info:
         ip.run_line_magic("haoee", f"video {job_id}")
-    assert info.value._render_traceback_()[0].startswith(f"VideoFailedError: The video job {job_id} failed: ")
+    assert str(info.value).startswith(f"The video job {job_id} failed: ")
     assert ip.user_ns["haoee_response"].failed
     assert len(requests(offline_server, "POST", "/v1/videos")) == 1
 

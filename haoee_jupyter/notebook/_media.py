@@ -46,24 +46,39 @@ PARTIAL_IMAGES = 2
 
 
 class VideoInterrupted(KeyboardInterrupt):
-    """Ctrl-C while a video job runs: it goes on at the server; the one line says how to go on."""
+    """Ctrl-C while a video job runs: it goes on at the server; the message says how to go on."""
 
     def __init__(self, video_id: str | None) -> None:
         super().__init__("Interrupted")
         self.video_id = video_id
 
-    def _render_traceback_(self) -> list[str]:
+    def __str__(self) -> str:
         if not self.video_id:
-            return ["Interrupted before the server named the video job: if it started one, it runs on there."]
-        return [
+            return "Interrupted before the server named the video job: if it started one, it runs on there."
+        return (
             f"Interrupted: the video job {self.video_id} goes on at the server (haoee_response.id holds its id); "
             f"%haoee video {self.video_id} follows it and downloads the video, without creating it again."
-        ]
+        )
+
+    def _render_traceback_(self) -> list[str]:
+        return _folded(str(self))
 
 
 class ImageInterrupted(KeyboardInterrupt):
+    def __str__(self) -> str:
+        return "Interrupted: no image was kept (the server may finish, and bill, the request all the same)."
+
     def _render_traceback_(self) -> list[str]:
-        return ["Interrupted: no image was kept (the server may finish, and bill, the request all the same)."]
+        return _folded(str(self))
+
+
+def _folded(sentence: str) -> list[str]:
+    """One sentence folded at words, as the client's errors are (JupyterLab breaks long lines mid-word)."""
+    import textwrap
+
+    from ..client._exceptions import RENDER_WIDTH
+
+    return textwrap.wrap(sentence, width=RENDER_WIDTH, subsequent_indent="  ", break_long_words=False)
 
 
 # --- the cells ---------------------------------------------------------------------------------
