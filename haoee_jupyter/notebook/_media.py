@@ -10,7 +10,8 @@ too and plays it inline. After either, ``haoee_response`` (and ``-o NAME``) hold
 ``haoee_usage`` / ``haoee_usage_total`` count its tokens, as after every call.
 
 On Ctrl-C (or a lost kernel) a video job goes on at the server: ``haoee_response.id`` and the call
-log keep its id, and ``%haoee video ID`` follows it to the end without creating it again.
+log keep its id, and ``%haoee video ID`` follows it to the end without creating it again. Every
+media call is in the call log (``--no-log`` keeps one out), and errors read as one sentence.
 """
 
 from __future__ import annotations
