@@ -251,3 +251,22 @@ def test_dry_run_shows_the_first_rows_request(ip: Any, offline_server: Any) -> N
     shown = publishes(captured)[-1]["data"]["text/plain"]
     assert '"input": "Say first"' in shown and "the first of 2: one per row" in shown
     assert posts(offline_server) == []
+
+
+def test_each_row_can_attach_its_own_image(ip: Any, offline_server: Any, tmp_path: Any) -> None:
+    import base64
+
+    paths = []
+    for name in ("red", "blue"):
+        path = tmp_path / f"{name}.gif"
+        path.write_bytes(b"GIF89a" + name.encode())  # an image by its content
+        paths.append(str(path))
+    ip.user_ns["pictures"] = pd.DataFrame({"name": ["red", "blue"], "picture": paths})
+    ask(ip, "--over pictures --image picture -o out", "Describe {name}")
+    sent = {}
+    for body in posts(offline_server):
+        [message] = body["input"]
+        text, image = message["content"]
+        sent[text["text"]] = base64.b64decode(image["image_url"].split(",", 1)[1])
+    assert sent == {"Describe red": b"GIF89ared", "Describe blue": b"GIF89ablue"}
+    assert all("1 images received" in answer or "1 image" in answer for answer in ip.user_ns["out"]["answer"])
