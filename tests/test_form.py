@@ -24,7 +24,7 @@ from IPython.utils.capture import capture_output
 
 import haoee_jupyter
 from haoee_jupyter.notebook._core import prepare
-from haoee_jupyter.notebook._form import FIELDS, KNOWN_MODELS, STOPPED, Form, form
+from haoee_jupyter.notebook._form import FIELDS, KNOWN_MODELS, STOPPED, Form, WidgetView, form
 from haoee_jupyter.notebook._session import Session
 
 T = TypeVar("T")
@@ -97,8 +97,13 @@ async def until(condition: Callable[[], Any], timeout: float = 10) -> None:
         await asyncio.sleep(0.01)
 
 
+def shown(f: Form) -> list[dict[str, Any]]:
+    """The outputs the form's answer shows: those of the Output widgets in its box, in order."""
+    return [output for piece in f.answer.children for output in piece.outputs]
+
+
 def markdown(f: Form) -> str:
-    (output,) = f.answer.outputs
+    (output,) = shown(f)
     assert output["output_type"] == "display_data"
     return str(output["data"]["text/markdown"])
 
@@ -138,11 +143,17 @@ def test_run_renders_markdown_sets_variables_and_records_the_call(
     assert body["input"] == "Explain entropy" and body["model"] == "gpt-4.1" and body["stream"] is True
 
 
-def test_answer_streams_before_it_is_final(offline_server: Any, run: Any) -> None:
+def test_answer_streams_before_it_is_final(offline_server: Any, run: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     offline_server.latency_ms = 5
     f = form(prompt="Explain entropy")
     states: list[str] = []
-    f.answer.observe(lambda change: states.append(change["new"][0]["data"]["text/markdown"]), "outputs")
+    update = WidgetView.update
+
+    def watched(view: WidgetView, call: Any, final: bool) -> None:
+        update(view, call, final)
+        states.append("".join(output["data"].get("text/markdown", "") for output in shown(f)))
+
+    monkeypatch.setattr(WidgetView, "update", watched)
     run(click_run(f))
     partial = [state for state in states if state.endswith("▍")]
     assert len(partial) >= 3, states
@@ -214,7 +225,7 @@ def test_the_form_shows_it_is_busy_while_it_streams(offline_server: Any, run: An
 def test_a_bad_value_after_an_answer_is_said_beside_run_and_dims_that_answer(offline_server: Any, run: Any) -> None:
     f = form(prompt="Explain entropy")
     run(click_run(f))
-    answered, status = f.answer.outputs, f.status_line.value
+    answered, status = shown(f), f.status_line.value
     f.temperature.value = "3"
 
     async def scenario() -> None:
@@ -223,7 +234,7 @@ def test_a_bad_value_after_an_answer_is_said_beside_run_and_dims_that_answer(off
     run(scenario())
     assert "Temperature must be from 0 to 2" in plain(f.error_line.value) and f.task.done()
     assert f.error_line in f.button_row.children  # beside Run, not above the old answer
-    assert f.answer.outputs == answered and f.status_line.value == status  # kept, but dimmed
+    assert shown(f) == answered and f.status_line.value == status  # kept, but dimmed
     assert "haoee-stale" in f.answer._dom_classes and "haoee-stale" in f.status_line._dom_classes
 
     f.temperature.value = "0.5"
@@ -240,16 +251,16 @@ def test_stop_keeps_the_partial_answer_and_marks_the_call_interrupted(
 
     async def scenario() -> Any:
         f.run_button.click()
-        await until(lambda: f.answer.outputs and len(f.answer.outputs[0]["data"]["text/plain"]) > 40)
+        await until(lambda: shown(f) and len(shown(f)[0]["data"]["text/plain"]) > 40)
         f.stop_button.click()
         return await f.task
 
     call = run(scenario())
     assert call.interrupted and call.status == "interrupted"
     assert 40 < len(call.answer) < 300
-    shown = markdown(f)
-    assert call.answer.strip() in shown and not shown.endswith("▍")
-    assert "interrupted" not in shown and "out tokens" not in shown  # the status line says it
+    kept = markdown(f)
+    assert call.answer.strip() in kept and not kept.endswith("▍")
+    assert "interrupted" not in kept and "out tokens" not in kept  # the status line says it
     status = plain(f.status_line.value)
     assert status.startswith(STOPPED + " · gpt-4.1 · ") and "this session: " in status
     assert "haoee-failed" not in f.status_line.value and f.error_line.value == ""  # not an error
@@ -269,7 +280,7 @@ def test_two_forms_work_independently(magics: Any, offline_server: Any, run: Any
         first.run_button.click()
         second.run_button.click()
         assert first.task is not second.task and first.running and second.running
-        await until(lambda: first.answer.outputs and "▍" in first.answer.outputs[0]["data"]["text/markdown"])
+        await until(lambda: shown(first) and "▍" in shown(first)[-1]["data"]["text/markdown"])
         first.stop_button.click()
         await asyncio.gather(first.task, second.task)
 
@@ -319,7 +330,7 @@ def test_a_server_error_goes_to_the_status_line_in_red(
     line = html.unescape(plain(f.status_line.value))
     assert words in line and "\n" not in line and line == " ".join(str(call.error).split())
     assert 'class="haoee-failed"' in f.status_line.value and f.error_line.value == ""
-    assert f.answer.outputs == ()  # nothing had arrived: no empty answer, no "0.0 s"
+    assert f.answer.children == ()  # nothing had arrived: no empty answer, no "0.0 s"
     assert call.status == "error" and list(magics.state.session.calls) == [call]
     assert not f.running and f.run_button.disabled is False
 

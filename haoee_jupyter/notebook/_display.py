@@ -83,8 +83,12 @@ def waiting_bundle(call: Call, reasoning: str = "", limit: int = 3000) -> dict[s
     )
 
 
-def call_bundle(call: Call, final: bool, fmt: str = "markdown") -> dict[str, str]:
-    """The whole mimebundle for a call in progress (``final=False``) or done."""
+def call_bundle(call: Call, final: bool, fmt: str = "markdown", *, footer: bool = True) -> dict[str, str]:
+    """The whole mimebundle for a call in progress (``final=False``) or done.
+
+    ``footer=False``: the final answer without its footer (the form's status line says it), so
+    a call that failed before any text gives a bundle of empty strings.
+    """
     if not final:
         text, reasoning = call.text, _reasoning(call)
         if not text:
@@ -98,13 +102,13 @@ def call_bundle(call: Call, final: bool, fmt: str = "markdown") -> dict[str, str
     facts = footer_facts(
         response, model=call.model, latency=_latency(call), status=call_status(call), effort=_effort(call)
     )
-    plain_footer = footer_plain(facts)
+    plain_footer, markdown_footer = (footer_plain(facts), footer_markdown(facts)) if footer else ("", "")
     plain = body_plain(response, text, limit=LIMIT_OPTION)
     if fmt == "text":
         return {"text/plain": (plain + plain_footer).lstrip("\n")}
     if fmt == "html" and text:
         return {
-            "text/html": text + f"<div><sub>{html.escape(' · '.join(facts))}</sub></div>",
+            "text/html": text + (f"<div><sub>{html.escape(' · '.join(facts))}</sub></div>" if footer else ""),
             "text/plain": plain + plain_footer,
         }
     if fmt == "math" and text:
@@ -113,7 +117,7 @@ def call_bundle(call: Call, final: bool, fmt: str = "markdown") -> dict[str, str
             latex = f"$$\n{latex}\n$$"
         return {
             "text/latex": latex,
-            "text/markdown": latex + footer_markdown(facts),
+            "text/markdown": latex + markdown_footer,
             "text/plain": plain + plain_footer,
         }
     if fmt == "json" and text:
@@ -121,9 +125,9 @@ def call_bundle(call: Call, final: bool, fmt: str = "markdown") -> dict[str, str
             pretty = json.dumps(parse_json(text), indent=2, ensure_ascii=False)
         except ValueError:
             pretty = text  # shown as it came; the magic reports the parse error
-        return bundle(f"```json\n{pretty}\n```" + footer_markdown(facts), pretty + plain_footer)
+        return bundle(f"```json\n{pretty}\n```" + markdown_footer, pretty + plain_footer)
     partial = call.interrupted or call.error is not None
-    markdown = body_markdown(response, text, partial=partial, limit=LIMIT_OPTION) + footer_markdown(facts)
+    markdown = body_markdown(response, text, partial=partial, limit=LIMIT_OPTION) + markdown_footer
     return bundle(markdown.lstrip("\n"), (plain + plain_footer).lstrip("\n"))
 
 
@@ -131,7 +135,9 @@ class NotebookView:
     """Streams a call into a cell's outputs: finished pieces frozen, the open tail updated, then
     one output with the whole answer. Works in any frontend that shows display updates.
 
-    The view keeps offsets into ``call.text``, never copies of the answer.
+    The view keeps offsets into ``call.text``, never copies of the answer. ``footer=False`` ends
+    the answer without its footer. Where the outputs go is two methods, ``_new_output`` and
+    ``_clear_outputs``: the form's ``WidgetView`` puts them in widgets instead of the cell.
     """
 
     #: A piece is frozen once it holds at least this many characters of finished blocks.
@@ -144,8 +150,8 @@ class NotebookView:
     #: While reasoning streams, the fold shows at most its last this many characters.
     reasoning_limit = 3000
 
-    def __init__(self, fmt: str = "markdown") -> None:
-        self.fmt = fmt
+    def __init__(self, fmt: str = "markdown", *, footer: bool = True) -> None:
+        self.fmt, self.footer = fmt, footer
         self.handle: Any = None  # the first output: waiting, then reasoning or the answer's first piece
         self._first = ""  # what it shows: "waiting", "reasoning", "folded" (reasoning, closed) or "answer"
         self._tail: Any = None  # the output the open tail is updated in
@@ -179,11 +185,21 @@ class NotebookView:
         self._put(self._open_tail(text))
 
     # --- the outputs ----------------------------------------------------------------------
-    def _display(self, data: dict[str, str]) -> Any:
+    def _new_output(self, data: dict[str, str]) -> Any:
+        """Show a new output below the others; its handle has ``update(data, raw=True)``."""
         from IPython.display import display
 
+        return display(data, raw=True, display_id=True)
+
+    def _clear_outputs(self) -> None:
+        """Remove every output shown, once the next one arrives (so nothing flickers)."""
+        from IPython.display import clear_output
+
+        clear_output(wait=True)
+
+    def _display(self, data: dict[str, str]) -> Any:
         self._outputs += 1
-        handle = display(data, raw=True, display_id=True)
+        handle = self._new_output(data)
         if self.handle is None:
             self.handle = handle
         return handle
@@ -195,9 +211,7 @@ class NotebookView:
             self._tail.update(data, raw=True)
 
     def _clear(self) -> None:
-        from IPython.display import clear_output
-
-        clear_output(wait=True)  # the frontend clears when the next output arrives: no flicker
+        self._clear_outputs()
         self.handle, self._tail, self._outputs = None, None, 0
 
     def _wait(self, call: Call, reasoning: str) -> None:
@@ -250,7 +264,10 @@ class NotebookView:
         return text[reopen.start : reopen.end] if reopen is not None else ""
 
     def _finish(self, call: Call) -> None:
-        data = call_bundle(call, True, self.fmt)
+        self._end(call_bundle(call, True, self.fmt, footer=self.footer))
+
+    def _end(self, data: dict[str, str]) -> None:
+        """The final output: the whole answer in one output."""
         if self.handle is not None and self._outputs == 1:
             self.handle.update(data, raw=True)  # one output all along: replace it in place
             return

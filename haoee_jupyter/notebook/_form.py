@@ -27,13 +27,12 @@ import ipywidgets as widgets  # type: ignore[import-untyped]
 from ..client import _settings
 from ._copy_script import COPY_SCRIPT
 from ._core import AnswerError, EmptyPromptError, Prepared, PrepareError, answer_value, arun, prepare
-from ._display import call_bundle
-from ._form_status import CSS, STOPPED, STOPPED_EMPTY, is_empty, status_html, without_footer
+from ._form_status import CSS, STOPPED, STOPPED_EMPTY, WidgetView, status_html
 from ._options import FORM_OPTIONS, Option, OptionError, Options, cell_line, quote, split_line
 from ._session import Call
 from ._state import ShellState, state_for
 
-__all__ = ["STOPPED", "Form", "OutputView", "form"]
+__all__ = ["STOPPED", "Form", "WidgetView", "form"]
 
 KNOWN_MODELS = ("gpt-4.1", "gpt-5.2", "gpt-5.4", "deepseek-v4-flash", "qwen3-max", "claude-sonnet-4-6", "glm-4.7")
 #: What form() takes: the prompt, and every option that has a widget.
@@ -43,27 +42,6 @@ PASTE_NOTE = "Paste this into a new cell:"
 
 class FormError(Exception):
     """A value in the form that cannot be sent; its message is shown next to Run."""
-
-
-class OutputView:
-    """A :class:`~haoee_jupyter.notebook._core.View` that renders a call into an ``ipywidgets.Output``.
-
-    It assigns the ``outputs`` trait instead of using ``with output:``, so it works from a
-    task on the event loop, where no cell's output context is active. The final answer has no
-    footer: the form's status line says it (``footer=True`` keeps it, as the cell magic shows it).
-    """
-
-    def __init__(self, output: widgets.Output, fmt: str = "markdown", *, footer: bool = False) -> None:
-        self.output, self.fmt, self.footer = output, fmt, footer
-
-    def update(self, call: Call, final: bool) -> None:
-        data = call_bundle(call, final, self.fmt)
-        if final and not self.footer:
-            data = without_footer(data)
-        if final and is_empty(data):  # failed before any text: the status line says why
-            self.output.outputs = ()
-            return
-        self.output.outputs = ({"output_type": "display_data", "data": data, "metadata": {}},)
 
 
 def _guarded(method: Callable[[Form], Any]) -> Callable[..., None]:
@@ -88,7 +66,8 @@ class Form(widgets.VBox):  # type: ignore[misc]
     Parts: one widget per option (``.model``, ``.instructions``, ``.temperature``, ``.top_p``,
     ``.max_tokens``, ``.reasoning``, ``.web``, ``.stream``, ``.format``, ``.schema``, ``.images``,
     ``.chat``), ``.prompt``, ``.run_button``, ``.stop_button``, ``.copy_button``, ``.error_line``
-    (beside the buttons: what keeps Run from sending), ``.answer`` (an Output) and ``.status_line``
+    (beside the buttons: what keeps Run from sending), ``.answer`` (a box of Output widgets: the
+    answer's pieces while it streams, one Output with the whole answer after) and ``.status_line``
     under it (model, tokens, time, the session's total; a Stop; the call's error). ``.task`` is
     the running request (an asyncio Task) or None, ``.last_call`` the last finished
     :class:`~haoee_jupyter.notebook._session.Call`.
@@ -125,7 +104,7 @@ class Form(widgets.VBox):  # type: ignore[misc]
         self.copy_button = widgets.Button(
             description="Copy as cell", icon="copy", tooltip="The equivalent %%haoee cell, added below"
         )
-        self.answer = widgets.Output()
+        self.answer = widgets.VBox()  # filled by a WidgetView
         self.status_line = widgets.HTML(layout=widgets.Layout(display="none"))
         self.error_line = widgets.HTML(layout=widgets.Layout(display="none", flex="1 1 14em"))  # beside Run
         self.copy_note = widgets.HTML()
@@ -221,7 +200,7 @@ class Form(widgets.VBox):  # type: ignore[misc]
             self.task.cancel()
 
     async def _request(self, prepared: Prepared) -> Call:
-        call = await arun(prepared, self.state, OutputView(self.answer, prepared.format), source="form")
+        call = await arun(prepared, self.state, WidgetView(self.answer, prepared.format), source="form")
         self.last_call = call
         self._set_running(False)
         self._show_call(call, prepared)
@@ -264,7 +243,7 @@ class Form(widgets.VBox):  # type: ignore[misc]
         """Say next to Run why nothing was sent (an empty message clears it); the answer from
         before, if any, is dimmed meanwhile."""
         _set_line(self.error_line, html.escape(message))
-        self._set_stale(bool(message) and bool(self.answer.outputs))
+        self._set_stale(bool(message) and bool(self.answer.children))
 
     # --- Copy as cell -----------------------------------------------------------------------
     def cell_text(self) -> str:

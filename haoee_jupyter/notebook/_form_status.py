@@ -1,11 +1,15 @@
-"""What the form shows around its answer: the answer without a footer, one status line, its CSS.
+"""What the form shows of a call: its answer streamed into Output widgets, one status line, CSS.
 
-The cell magic ends an answer with a footer (model, tokens, time). The form says that once, in
-one status line under its answer, with the session's total after it; so the answer in the
-form's Output is the display's bundle with that footer taken off. A Stop is said there in the
-same muted colour as the facts: the user chose it, it is not an error. An error of the call
-itself is red, in the same line; a value the form cannot send is said next to Run instead (the
-form's ``error_line``), and the answer left from before is dimmed so it is not read as its answer.
+The form's answer is a box of ``ipywidgets.Output`` children that :class:`WidgetView` fills as
+:class:`~haoee_jupyter.notebook._display.NotebookView` fills a cell: finished pieces frozen in
+Outputs of their own, each set once, only the open tail's Output updated, then one Output with
+the whole answer. So the bytes of widget state sent to the frontend grow with the answer, not
+with its square. The cell magic ends an answer with a footer (model, tokens, time); the form
+says that once, in one status line under its answer, with the session's total after it, so its
+answer has no footer. A Stop is said there in the same muted colour as the facts: the user chose
+it, it is not an error. An error of the call itself is red, in the same line; a value the form
+cannot send is said next to Run instead (the form's ``error_line``), and the answer left from
+before is dimmed so it is not read as its answer.
 
     >>> status_html(call, session.total)
     'gpt-4.1 · 10 in / 128 out tokens · 10.6 s · this session: 138 tokens in 1 call'
@@ -14,22 +18,16 @@ form's ``error_line``), and the answer left from before is dimmed so it is not r
 from __future__ import annotations
 
 import html
-import re
 from typing import Any
 
+import ipywidgets as widgets  # type: ignore[import-untyped]
+
 from ..render import footer_facts
+from ._display import NotebookView
 from ._session import Call
 
 STOPPED = "Stopped; the partial answer is kept"
 STOPPED_EMPTY = "Stopped before any answer arrived"
-
-# The display's footer, as render.footer_markdown / footer_plain and the html format end an
-# answer with it; the facts inside are HTML-escaped, so they hold no "<".
-_FOOTERS = {
-    "text/markdown": re.compile(r"\n*<sub>[^<>]*</sub>\s*\Z"),
-    "text/html": re.compile(r"<div><sub>[^<>]*</sub></div>\s*\Z"),
-    "text/plain": re.compile(r"\n*\[[^\[\]\n]*\]\s*\Z"),
-}
 
 #: The form's own styles, in an HTML widget of the form (theme variables: light and dark alike).
 CSS = """<style>
@@ -43,18 +41,84 @@ CSS = """<style>
 </style>"""
 
 
-def without_footer(data: dict[str, str]) -> dict[str, str]:
-    """A final answer's bundle without the footer the status line says instead."""
-    bare = dict(data)
-    for mime, pattern in _FOOTERS.items():
-        if mime in bare:
-            bare[mime] = pattern.sub("", bare[mime])
-    return bare
-
-
 def is_empty(data: dict[str, str]) -> bool:
-    """Nothing to show (an error before any text): the Output is cleared rather than left blank."""
+    """Nothing to show (an error before any text): the answer is cleared rather than left blank."""
     return not any(str(value).strip() for value in data.values())
+
+
+class WidgetView(NotebookView):
+    """A :class:`~haoee_jupyter.notebook._core.View` that streams a call into ``box``, a box of
+    ``ipywidgets.Output`` children, with the same pieces, tail and final answer as a cell.
+
+    It assigns the ``outputs`` trait of each child instead of using ``with output:``, so it works
+    from a task on the event loop, where no cell's output context is active. The final answer has
+    no footer (``footer=True`` keeps it); one that failed before any text leaves the box empty.
+
+    Outputs are reused (the answer shown before, the pieces a merge cleared) and the ones left
+    over at the end closed: at most ``max_outputs`` while an answer streams, one after it.
+
+    >>> box = widgets.VBox()
+    >>> view = WidgetView(box)   # then run(prepared, state, view) or arun(...) as for a cell
+    """
+
+    def __init__(self, box: widgets.Box, fmt: str = "markdown", *, footer: bool = False) -> None:
+        super().__init__(fmt, footer=footer)
+        self.box = box
+        self._spare: list[widgets.Output] = list(box.children)  # Outputs to reuse
+        self._replace = bool(box.children)  # the next output replaces what the box shows
+
+    def _new_output(self, data: dict[str, str]) -> Any:
+        shown = _display_data(data)
+        if self._spare:
+            output = self._spare.pop(0)  # the top one first: the answer's start stays in place
+            output.outputs = shown
+        else:
+            output = widgets.Output(outputs=shown, layout=_shared_layout())
+        # set, then shown: the box never shows an Output that is still empty
+        self.box.children = (output,) if self._replace else (*self.box.children, output)
+        self._replace = False
+        return _Piece(output)
+
+    def _clear_outputs(self) -> None:
+        # As clear_output(wait=True): what the box shows stays until the next output replaces it.
+        self._spare += [output for output in self.box.children if output not in self._spare]
+        self._replace = True
+
+    def _end(self, data: dict[str, str]) -> None:
+        if is_empty(data):  # failed before any text: the status line says why
+            self._clear()
+            self.box.children = ()
+        else:
+            super()._end(data)
+        for output in self._spare:
+            output.close()
+        self._spare = []
+
+
+class _Piece:
+    """The handle of one Output in the box, updated as a cell's display handle is."""
+
+    __slots__ = ("output",)
+
+    def __init__(self, output: widgets.Output) -> None:
+        self.output = output
+
+    def update(self, data: dict[str, str], raw: bool = True) -> None:
+        self.output.outputs = _display_data(data)
+
+
+def _display_data(data: dict[str, str]) -> tuple[dict[str, Any], ...]:
+    return ({"output_type": "display_data", "data": data, "metadata": {}},)
+
+
+_LAYOUT: list[widgets.Layout] = []
+
+
+def _shared_layout() -> widgets.Layout:
+    """One Layout for every piece: a new Output then costs one widget, not two."""
+    if not _LAYOUT or _LAYOUT[0].comm is None:  # none yet, or closed (Widget.close_all)
+        _LAYOUT[:] = [widgets.Layout()]
+    return _LAYOUT[0]
 
 
 def status_html(call: Call, total: Any, problem: str | None = None) -> str:
