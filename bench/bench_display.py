@@ -2,13 +2,16 @@
 
 A fake display publisher (IPython's ``shell.display_pub``) sums the JSON size of every display,
 update and clear the view publishes: the content of the iopub messages a kernel would send.
+The form's answer is measured the same way through a fake comm (``comm.create_comm``, which a
+kernel replaces with its own): the JSON of every widget's comm_open, state update and close.
 The deltas come from a long Markdown answer (headings, paragraphs, lists, tables, code blocks),
 cut into the offline server's tokens, at a fixed pace on a simulated clock, with the Throttle's
 10 updates a second. Linear growth gives a ratio of 4; re-sending the whole answer on every
-update (what the view did before) gives about 16.
+update (what the views did before) gives about 16.
 
 With ``--kernel`` the same streams also run inside a real kernel (jupyter_client), and the
-bytes are those of the iopub messages it sent (their JSON content), as a frontend receives them.
+bytes are those of the iopub messages it sent (display and comm messages, their JSON content),
+as a frontend receives them.
 
     python bench/bench_display.py [--pace 540] [--small 5000] [--large 20000] [--kernel]
 """
@@ -22,10 +25,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import comm
+import ipywidgets
+from comm.base_comm import BaseComm
 from IPython.core.displaypub import DisplayPublisher
 from IPython.core.interactiveshell import InteractiveShell
 
-from haoee_jupyter.notebook._display import NotebookView
+from haoee_jupyter.notebook._display import NotebookView, call_bundle
+from haoee_jupyter.notebook._form_status import WidgetView
 from haoee_jupyter.offline._answers import tokenize
 from haoee_jupyter.render import bundle
 
@@ -59,6 +66,28 @@ class CountingPublisher(DisplayPublisher):  # type: ignore[misc]
         self.messages += 1
         self.clears += 1
         self.outputs = 0
+
+
+class CountingComm(BaseComm):  # type: ignore[misc]
+    """A widget's comm that sums what it would send over iopub: the JSON of each comm_open,
+    comm_msg (state updates) and comm_close message's content."""
+
+    def __init__(self, counter: WireCount, **kwargs: Any) -> None:
+        self.counter = counter  # before BaseComm.__init__, which sends comm_open
+        super().__init__(**kwargs)
+
+    def publish_msg(
+        self, msg_type: str, data: Any = None, metadata: Any = None, buffers: Any = None, **keys: Any
+    ) -> None:
+        content = {"comm_id": self.comm_id, "data": data or {}, **keys}
+        self.counter.bytes += len(json.dumps(content, ensure_ascii=False).encode())
+        self.counter.messages[msg_type] = self.counter.messages.get(msg_type, 0) + 1
+
+
+@dataclass
+class WireCount:
+    bytes: int = 0
+    messages: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -99,6 +128,18 @@ class WholeAnswerView:
             self.handle = display(data, raw=True, display_id=True)
         else:
             self.handle.update(data, raw=True)
+
+
+class WholeOutputView:
+    """The form's view as it was: one Output, assigned the whole bundle on every update."""
+
+    def __init__(self, box: Any) -> None:
+        self.output = ipywidgets.Output()
+        box.children = (self.output,)
+
+    def update(self, call: StreamedCall, final: bool) -> None:
+        data = call_bundle(call, final, footer=False)  # type: ignore[arg-type]
+        self.output.outputs = ({"output_type": "display_data", "data": data, "metadata": {}},)
 
 
 def long_answer(characters: int, seed: int = 7) -> str:
@@ -162,14 +203,30 @@ def measure(view_type: type, deltas: list[str], pace: float) -> CountingPublishe
     return publisher
 
 
+def measure_form(view_type: type, deltas: list[str], pace: float) -> WireCount:
+    """The comm bytes of the form's answer: a box, and a view filling it, on counting comms."""
+    counter = WireCount()
+    saved = comm.create_comm
+    comm.create_comm = lambda **kwargs: CountingComm(counter, **kwargs)
+    try:
+        stream(view_type(ipywidgets.VBox()), deltas, pace=pace)
+    finally:
+        comm.create_comm = saved
+    return counter
+
+
 VIEWS = {"before (whole answer each update)": WholeAnswerView, "now (frozen pieces)": NotebookView}
+FORM_VIEWS = {"form before (one Output, whole answer)": WholeOutputView, "form now (Outputs per piece)": WidgetView}
 
 
 def measure_in_kernel(kernel: Any, view_name: str, count: int, pace: float) -> int:
-    """Bytes of the display messages a real kernel sends while it runs the same stream."""
+    """Bytes of the display and comm messages a real kernel sends while it runs the same stream."""
+    view = f"bench.VIEWS[{view_name!r}]()"
+    if view_name in FORM_VIEWS:
+        view = f"bench.FORM_VIEWS[{view_name!r}](bench.ipywidgets.VBox())"
     code = (
         f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); import bench_display as bench\n"
-        f"bench.stream(bench.VIEWS[{view_name!r}](), bench.deltas_for({count}), pace={pace})"
+        f"bench.stream({view}, bench.deltas_for({count}), pace={pace})"
     )
     msg_id = kernel.execute(code)
     total = 0
@@ -178,7 +235,7 @@ def measure_in_kernel(kernel: Any, view_name: str, count: int, pace: float) -> i
         if message["parent_header"].get("msg_id") != msg_id:
             continue
         kind = message["msg_type"]
-        if kind in ("display_data", "update_display_data", "clear_output"):
+        if kind in ("display_data", "update_display_data", "clear_output", "comm_open", "comm_msg", "comm_close"):
             total += len(json.dumps(message["content"], ensure_ascii=False).encode())
         elif kind == "error":
             raise RuntimeError("\n".join(message["content"]["traceback"]))
@@ -207,12 +264,18 @@ def main() -> None:
             f"{args.large:,} deltas ({len(''.join(large)):,} chars) {b.bytes / 1e6:.2f} MB, "
             f"ratio {b.bytes / a.bytes:.2f}; at most {b.most_outputs} outputs, {b.clears} clears"
         )
+    for name, view_type in FORM_VIEWS.items():
+        a, b = measure_form(view_type, small, args.pace), measure_form(view_type, large, args.pace)
+        print(
+            f"{name}: {args.small:,} deltas {a.bytes / 1e6:.2f} MB, {args.large:,} deltas {b.bytes / 1e6:.2f} MB, "
+            f"ratio {b.bytes / a.bytes:.2f}; comm messages {b.messages}"
+        )
     if args.kernel:
         from jupyter_client.manager import start_new_kernel
 
         manager, kernel = start_new_kernel(kernel_name="python3")
         try:
-            for name in VIEWS:
+            for name in [*VIEWS, *FORM_VIEWS]:
                 a, b = (measure_in_kernel(kernel, name, count, args.pace) for count in (args.small, args.large))
                 print(f"{name}, real kernel iopub: {a / 1e6:.2f} MB, {b / 1e6:.2f} MB, ratio {b / a:.2f}")
         finally:

@@ -10,15 +10,19 @@ import asyncio
 import html
 import json
 import os
+import random
 import re
 import shlex
 import subprocess
 import sys
 from collections.abc import Callable, Coroutine, Iterator
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+import comm
 import ipywidgets
 import pytest
+from comm.base_comm import BaseComm
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
 
@@ -365,6 +369,153 @@ def test_an_unexpected_failure_lands_in_the_error_line(magics: Any, run: Any, mo
 
     run(scenario())
     assert "the view broke" in plain(f.error_line.value) and f.run_button.disabled is False
+
+
+# --- the answer streams in pieces ----------------------------------------------------------
+
+
+class CountingComm(BaseComm):  # type: ignore[misc]
+    """A widget's comm that keeps what a kernel would send its frontend: the JSON size of every
+    comm_open, state update and comm_close, and which Output widgets are open."""
+
+    def __init__(self, wire: Wire, **kwargs: Any) -> None:
+        self.wire = wire  # before BaseComm.__init__, which sends comm_open
+        super().__init__(**kwargs)
+
+    def publish_msg(
+        self, msg_type: str, data: Any = None, metadata: Any = None, buffers: Any = None, **keys: Any
+    ) -> None:
+        self.wire.bytes += len(json.dumps({"comm_id": self.comm_id, "data": data or {}, **keys}).encode())
+        if msg_type == "comm_open" and data["state"]["_model_name"] == "OutputModel":
+            self.wire.outputs.add(self.comm_id)
+            self.wire.most = max(self.wire.most, len(self.wire.outputs))
+        elif msg_type == "comm_close":
+            self.wire.outputs.discard(self.comm_id)
+
+
+@dataclass
+class Wire:
+    bytes: int = 0
+    outputs: set[str] = field(default_factory=set)  # Output widgets open in the kernel
+    most: int = 0
+
+
+@pytest.fixture
+def wire(monkeypatch: pytest.MonkeyPatch) -> Wire:
+    """Widgets made from here on send through counting comms (a kernel replaces create_comm too)."""
+    wire = Wire()
+    monkeypatch.setattr(comm, "create_comm", lambda **kwargs: CountingComm(wire, **kwargs))
+    return wire
+
+
+@dataclass
+class StreamedCall:
+    """What a view reads of a call."""
+
+    body: dict[str, Any]
+    text: str = ""
+    response: Any = None
+    error: BaseException | None = None
+    interrupted: bool = False
+    latency: float | None = None
+    status: str = "pending"
+
+    @property
+    def model(self) -> str:
+        return str(self.body.get("model", ""))
+
+    @property
+    def answer(self) -> str:
+        return self.text
+
+
+def long_markdown(characters: int, seed: int = 5) -> list[str]:
+    """A long answer of headings, paragraphs, lists, tables and code, word by word like tokens."""
+    rng = random.Random(seed)
+    words = "entropy heat state box gas system energy order count sample model value".split()
+
+    def sentence() -> str:
+        return " ".join(rng.choice(words) for _ in range(rng.randint(6, 16))).capitalize() + "."
+
+    parts: list[str] = []
+    size = section = 0
+    while size < characters:
+        section += 1
+        part = f"## Section {section}\n\n" + " ".join(sentence() for _ in range(4)) + " **bold** and _this_.\n\n"
+        if section % 3 == 0:
+            part += "".join(f"{n}. {sentence()}\n" for n in range(1, 6)) + "\n"
+        elif section % 3 == 1:
+            part += (
+                "| name | value |\n|---|--:|\n" + "".join(f"| {rng.choice(words)} | {n} |\n" for n in range(6)) + "\n"
+            )
+        else:
+            part += "```python\n" + "".join(f"total += step({n})\n" for n in range(rng.randint(3, 30))) + "```\n\n"
+        parts.append(part)
+        size += len(part)
+    return re.findall(r"\s*\S+|\s+", "".join(parts))
+
+
+def stream(view: WidgetView, deltas: list[str], *, pace: float = 540.0, check: Any = None) -> StreamedCall:
+    """Feed deltas as the Throttle does (10 updates a second), on a simulated clock; then the end."""
+    call = StreamedCall(body={"model": "gpt-4.1", "input": "hi"})
+    view.update(call, False)  # type: ignore[arg-type]
+    last, now = float("-inf"), 0.0
+    for delta in deltas:
+        call.text += delta
+        now += 1.0 / pace
+        if now - last >= 0.1:
+            last = now
+            view.update(call, False)  # type: ignore[arg-type]
+            if check is not None:
+                check(call)
+    call.latency, call.status = now, "completed"
+    view.update(call, True)  # type: ignore[arg-type]
+    return call
+
+
+def test_the_bytes_the_form_sends_grow_linearly_with_the_answer(wire: Wire) -> None:
+    answer = long_markdown(120_000)
+    f = form()
+    stream(WidgetView(f.answer), answer[:4_000])
+    small, wire.bytes = wire.bytes, 0
+    stream(WidgetView(f.answer), answer[:16_000])
+    assert wire.bytes / small < 5, (small, wire.bytes)  # linear gives 4; one Output with the whole answer, 16
+
+
+def test_the_answer_streams_in_outputs_of_its_own_then_ends_as_one(wire: Wire) -> None:
+    f = form()
+    forms_own = set(wire.outputs)  # the Output the form runs Copy's script in
+    most = 0
+
+    def shown_so_far(call: StreamedCall) -> None:
+        nonlocal most
+        pieces = shown(f)
+        assert "".join(piece["data"]["text/plain"] for piece in pieces) == call.text  # nothing twice
+        assert pieces[-1]["data"]["text/markdown"].endswith(("▍", "▍\n```", "▍**", "▍_", "▍`"))
+        most = max(most, len(pieces))
+
+    call = stream(WidgetView(f.answer), long_markdown(30_000), check=shown_so_far)
+    assert most > 3  # it streamed in pieces
+    (final,) = f.answer.children
+    text = final.outputs[0]["data"]["text/markdown"]
+    assert text.startswith(call.text.rstrip()) and "▍" not in text and "<sub>" not in text  # no footer
+    assert wire.outputs - forms_own == {final.model_id}  # the pieces' Outputs were closed
+
+    stream(WidgetView(f.answer), long_markdown(800, seed=9))  # a short answer: the same Output, updated
+    assert f.answer.children == (final,) and wire.outputs - forms_own == {final.model_id}
+
+
+def test_a_long_answer_keeps_the_widgets_bounded(wire: Wire) -> None:
+    f = form()
+    forms_own = len(wire.outputs)  # the Output the form runs Copy's script in
+
+    def bounded(call: StreamedCall) -> None:
+        assert len(f.answer.children) < WidgetView.max_outputs
+        assert "".join(piece["data"]["text/plain"] for piece in shown(f)) == call.text
+
+    stream(WidgetView(f.answer), long_markdown(250_000), check=bounded)
+    assert wire.most - forms_own <= WidgetView.max_outputs  # reused, not one per piece
+    assert len(wire.outputs) - forms_own == len(f.answer.children) == 1
 
 
 # --- Copy as cell ----------------------------------------------------------------------------
