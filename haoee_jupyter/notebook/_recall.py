@@ -39,14 +39,17 @@ def _count(text: str) -> int:
     argument("--model", metavar="M", help="only calls to this model"),
 )
 def history(state: ShellState, args: argparse.Namespace) -> None:
-    """Recent calls from the persistent call log (every session's), as a table; haoee_jupyter.history() returns them."""
+    """Recent calls of every session, from the persistent call log (haoee_jupyter.history() returns them)."""
     try:
         entries = state.call_log.search(args.n, search=args.search, model=args.model)
     except StoreError as e:
         raise UsageError(str(e)) from e
     shown = history_bundle(entries)
     if not entries and not (args.search or args.model) and not state.settings.log:
-        shown = {key: value + " The log is off: %config Haoee.log = True" for key, value in shown.items()}
+        shown = {
+            key: value + " The log is off in this session (%config Haoee.log = True turns it on)."
+            for key, value in shown.items()
+        }
     state.show(shown["text/markdown"], shown["text/plain"])
 
 
