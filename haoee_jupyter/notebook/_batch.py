@@ -11,6 +11,11 @@ running the same cell again after an interrupt, or after a kernel restart, takes
 done from the log and sends only the rest. With the cache on, an answered row is never sent twice.
 
     result = run_batch(cell, options, state, models=["gpt-4.1"], cell=12)
+
+After the run the namespace holds the result in ``--out`` and in ``haoee_results`` (what
+``--retry-failed`` starts from without ``-o``), ``haoee_response`` (the last row's Response),
+``haoee_usage`` (the tokens this run spent) and ``haoee_usage_total`` (the session's, every row
+counted; rows from the cache apart, as saved tokens).
 """
 
 from __future__ import annotations
