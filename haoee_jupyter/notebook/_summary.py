@@ -3,14 +3,14 @@ usage, wall time and requests per second, and where the result is."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..render import bundle
 from ._history import markdown_table, shorten
 from ._rows import RowError
 
-if TYPE_CHECKING:
-    from ._batch import Batch
+# The batch (a ``_batch.Batch``) is passed in, never imported: _batch imports this module.
+Batch = Any
 
 #: How many rows of the result the summary shows, and how wide each cell is.
 HEAD, WIDTH = 5, 60
