@@ -54,7 +54,9 @@ FOOTER = r"{model} · [\d,]+ in / [\d,]+ out tokens · \d+\.\d s"
 
 @pytest.fixture(scope="session")
 def ip() -> InteractiveShell:
-    shell = InteractiveShell.instance()
+    shell = InteractiveShell.instance()  # one per process: other test files may have used it
+    for name in [name for name in shell.user_ns if name.startswith("haoee_")]:
+        del shell.user_ns[name]
     shell.run_line_magic("load_ext", "haoee_jupyter")
     shell._haoee_baseline_ns = set(shell.user_ns)  # type: ignore[attr-defined]
     return shell
