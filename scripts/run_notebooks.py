@@ -48,12 +48,13 @@ def run(path: Path, out_dir: Path) -> tuple[bool, str]:
 
 def main(paths: list[str]) -> int:
     OUT_DIR.mkdir(parents=True, exist_ok=True)
-    mode = (
-        "the Haoee API (HAOEE_API_KEY is set)"
-        if os.environ.get("HAOEE_API_KEY")
-        else "the offline demo server (no HAOEE_API_KEY)"
-    )
-    print(f"Running {len(paths)} notebook(s) on {mode}; executed copies go to {OUT_DIR}/", flush=True)
+    if not os.environ.get("HAOEE_API_KEY"):
+        mode = "on the offline demo server (no HAOEE_API_KEY)"
+    elif os.environ.get("HAOEE_BASE_URL"):
+        mode = f"against {os.environ['HAOEE_BASE_URL']} (HAOEE_API_KEY and HAOEE_BASE_URL are set)"
+    else:
+        mode = "against the Haoee API (HAOEE_API_KEY is set)"
+    print(f"Running {len(paths)} notebook(s) {mode}; executed copies go to {OUT_DIR}/", flush=True)
     failed = 0
     for path in sorted(paths, key=lambda p: (FIRST.index(Path(p).name) if Path(p).name in FIRST else len(FIRST), p)):
         ok, line = run(Path(path), OUT_DIR)
