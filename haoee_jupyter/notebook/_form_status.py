@@ -68,13 +68,15 @@ class WidgetView(NotebookView):
         self._replace = bool(box.children)  # the next output replaces what the box shows
 
     def _new_output(self, data: dict[str, str]) -> Any:
-        shown = _display_data(data)
-        if self._spare:
-            output = self._spare.pop(0)  # the top one first: the answer's start stays in place
-            output.outputs = shown
+        # Filled while the box does not show it, then shown in one change of the box's children:
+        # the frontend never shows the old pieces and the new output at once, nor an empty one.
+        shown = self.box.children if self._replace else ()
+        output = next((spare for spare in self._spare if spare not in shown), None)
+        if output is None:
+            output = widgets.Output(outputs=_display_data(data), layout=_shared_layout())
         else:
-            output = widgets.Output(outputs=shown, layout=_shared_layout())
-        # set, then shown: the box never shows an Output that is still empty
+            self._spare.remove(output)
+            output.outputs = _display_data(data)
         self.box.children = (output,) if self._replace else (*self.box.children, output)
         self._replace = False
         return _Piece(output)

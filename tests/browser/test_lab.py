@@ -93,6 +93,39 @@ def test_other_cells_run_while_it_streams_and_stop_keeps_the_partial_answer(page
     snapshot(form, "form-stopped.png")
 
 
+# Records each state of the form's answer while it streams: how many outputs, and its text.
+RECORD_ANSWER = """() => {
+    const node = document.querySelector('.haoee-form .haoee-answer');
+    window.__answer = [];
+    new MutationObserver(() => {
+        const outputs = [...node.querySelectorAll('.jp-OutputArea-output')];
+        window.__answer.push({count: outputs.length, text: outputs.map(o => o.innerText).join('\\n')});
+    }).observe(node, {childList: true, subtree: true, characterData: true});
+}"""
+
+
+def test_form_streams_in_pieces_then_shows_one_answer(page: Any, lab: Lab) -> None:
+    # small pieces and room for 4, so the offline answer (about 530 characters) is cut and merged
+    pieces = "from haoee_jupyter.notebook._form_status import WidgetView\nWidgetView.soft_limit, WidgetView.max_outputs = 60, 4"
+    form = show_form(page, lab, [*SETUP, pieces, "%haoee form"])
+    page.evaluate(RECORD_ANSWER)
+    form.locator(".haoee-prompt textarea").fill("Explain entropy")
+    form.locator("button.haoee-run").click()
+    page.wait_for_function(
+        "() => document.querySelector('.haoee-form .haoee-status').innerText.includes('this session')", timeout=30_000
+    )
+    seen = [state for state in page.evaluate("() => window.__answer") if CURSOR in state["text"]]
+    counts = [state["count"] for state in seen]
+    assert max(counts) >= 2 and max(counts) <= 4, counts  # in pieces, merged before a fifth
+    assert any(later < earlier for earlier, later in zip(counts, counts[1:])), counts
+    for state in seen:  # nothing shown twice
+        assert state["text"].count("Offline demo answer") <= 1 and state["text"].count("What the demo noticed") <= 1
+    answer = form.locator(".haoee-answer .jp-OutputArea-output")
+    assert answer.count() == 1 and answer.locator("table").count() == 1 and answer.locator("h2").count() == 1
+    assert CURSOR not in answer_text(form) and "out tokens" not in answer_text(form)
+    assert answer.locator("pre").count() == 1 and "identical" in answer_text(form)  # the whole answer, once
+
+
 def test_magic_cell_streams_rendered_markdown(page: Any, lab: Lab) -> None:
     open_notebook(page, lab, [*SETUP, "%%haoee\nExplain entropy"])
     for index in range(2):
