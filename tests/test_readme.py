@@ -7,6 +7,7 @@ When the reference drifts (an option, a subcommand or a setting added, changed o
 from __future__ import annotations
 
 import importlib.util
+import os
 import re
 import subprocess
 import sys
@@ -128,3 +129,17 @@ def test_benchmarks_are_given_as_ratios_with_their_machine() -> None:
     benchmarks = section("Benchmarks")
     assert re.search(r"Measured on .*\d+ CPUs?", benchmarks), "the machine they were measured on"
     assert len(re.findall(r"\d+\.\d+x", benchmarks)) >= 8, "ratios"
+
+
+def test_python_api_example_runs(tmp_path: Path, offline_server: Any) -> None:
+    """The README's Python example, run as written against a server of the same protocol."""
+    [example] = re.findall(r"```python\n(.*?)```", section("Python API"), re.S)
+    env = {name: value for name, value in os.environ.items() if not name.startswith("HAOEE_")}
+    env |= {"HAOEE_API_KEY": "sk-readme-example-0123", "HAOEE_BASE_URL": offline_server.url}
+    env["HAOEE_HOME"] = str(tmp_path / "home")
+    completed = subprocess.run(
+        [sys.executable, "-c", example], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert {path.suffix for path in (tmp_path / "haoee-media").iterdir()} == {".png", ".mp4"}
+    assert "0 done" in completed.stdout and "1 done" in completed.stdout  # map's on_result
