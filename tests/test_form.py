@@ -101,13 +101,8 @@ async def until(condition: Callable[[], Any], timeout: float = 10) -> None:
         await asyncio.sleep(0.01)
 
 
-def shown(f: Form) -> list[dict[str, Any]]:
-    """The outputs the form's answer shows: those of the Output widgets in its box, in order."""
-    return [output for piece in f.answer.children for output in piece.outputs]
-
-
 def markdown(f: Form) -> str:
-    (output,) = shown(f)
+    (output,) = f.answer.outputs
     assert output["output_type"] == "display_data"
     return str(output["data"]["text/markdown"])
 
@@ -155,7 +150,7 @@ def test_answer_streams_before_it_is_final(offline_server: Any, run: Any, monkey
 
     def watched(view: WidgetView, call: Any, final: bool) -> None:
         update(view, call, final)
-        states.append("".join(output["data"].get("text/markdown", "") for output in shown(f)))
+        states.append("".join(output["data"].get("text/markdown", "") for output in f.answer.outputs))
 
     monkeypatch.setattr(WidgetView, "update", watched)
     run(click_run(f))
@@ -229,7 +224,7 @@ def test_the_form_shows_it_is_busy_while_it_streams(offline_server: Any, run: An
 def test_a_bad_value_after_an_answer_is_said_beside_run_and_dims_that_answer(offline_server: Any, run: Any) -> None:
     f = form(prompt="Explain entropy")
     run(click_run(f))
-    answered, status = shown(f), f.status_line.value
+    answered, status = f.answer.outputs, f.status_line.value
     f.temperature.value = "3"
 
     async def scenario() -> None:
@@ -238,7 +233,7 @@ def test_a_bad_value_after_an_answer_is_said_beside_run_and_dims_that_answer(off
     run(scenario())
     assert "Temperature must be from 0 to 2" in plain(f.error_line.value) and f.task.done()
     assert f.error_line in f.button_row.children  # beside Run, not above the old answer
-    assert shown(f) == answered and f.status_line.value == status  # kept, but dimmed
+    assert f.answer.outputs == answered and f.status_line.value == status  # kept, but dimmed
     assert "haoee-stale" in f.answer._dom_classes and "haoee-stale" in f.status_line._dom_classes
 
     f.temperature.value = "0.5"
@@ -255,7 +250,7 @@ def test_stop_keeps_the_partial_answer_and_marks_the_call_interrupted(
 
     async def scenario() -> Any:
         f.run_button.click()
-        await until(lambda: shown(f) and len(shown(f)[0]["data"]["text/plain"]) > 40)
+        await until(lambda: f.answer.outputs and len(f.answer.outputs[0]["data"]["text/plain"]) > 40)
         f.stop_button.click()
         return await f.task
 
@@ -284,7 +279,7 @@ def test_two_forms_work_independently(magics: Any, offline_server: Any, run: Any
         first.run_button.click()
         second.run_button.click()
         assert first.task is not second.task and first.running and second.running
-        await until(lambda: shown(first) and "▍" in shown(first)[-1]["data"]["text/markdown"])
+        await until(lambda: first.answer.outputs and "▍" in first.answer.outputs[-1]["data"]["text/markdown"])
         first.stop_button.click()
         await asyncio.gather(first.task, second.task)
 
@@ -489,7 +484,7 @@ def test_the_answer_streams_in_outputs_of_its_own_then_ends_as_one(wire: Wire) -
 
     def shown_so_far(call: StreamedCall) -> None:
         nonlocal most
-        pieces = shown(f)
+        pieces = f.answer.outputs
         assert "".join(piece["data"]["text/plain"] for piece in pieces) == call.text  # nothing twice
         assert pieces[-1]["data"]["text/markdown"].endswith(("▍", "▍\n```", "▍**", "▍_", "▍`"))
         most = max(most, len(pieces))
@@ -512,7 +507,7 @@ def test_a_long_answer_keeps_the_widgets_bounded(wire: Wire) -> None:
 
     def bounded(call: StreamedCall) -> None:
         assert len(f.answer.children) < WidgetView.max_outputs
-        assert "".join(piece["data"]["text/plain"] for piece in shown(f)) == call.text
+        assert "".join(piece["data"]["text/plain"] for piece in f.answer.outputs) == call.text
 
     stream(WidgetView(f.answer), long_markdown(250_000), check=bounded)
     assert wire.most - forms_own <= WidgetView.max_outputs  # reused, not one per piece

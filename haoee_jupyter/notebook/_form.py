@@ -8,8 +8,10 @@
 
 Its fields are the options of the table in :mod:`._options` that have a widget, plus the prompt.
 A request runs as a task on the kernel's event loop, so other cells can run while it streams;
-meanwhile Run reads "Running…" and only Stop can be pressed. Under the answer one status line
-says how it went (:mod:`._form_status`); a value that cannot be sent is said next to Run.
+meanwhile Run reads "Running…" and only Stop can be pressed. The answer streams into a box of
+Output widgets as a cell's does, finished pieces frozen and only the open tail updated
+(:class:`._form_status.WidgetView`). Under it one status line says how it went; a value that
+cannot be sent is said next to Run.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import ipywidgets as widgets  # type: ignore[import-untyped]
 from ..client import _settings
 from ._copy_script import COPY_SCRIPT
 from ._core import AnswerError, EmptyPromptError, Prepared, PrepareError, answer_value, arun, prepare
-from ._form_status import CSS, STOPPED, STOPPED_EMPTY, WidgetView, status_html
+from ._form_status import CSS, STOPPED, STOPPED_EMPTY, AnswerBox, WidgetView, status_html
 from ._options import FORM_OPTIONS, Option, OptionError, Options, cell_line, quote, split_line
 from ._session import Call
 from ._state import ShellState, state_for
@@ -66,11 +68,11 @@ class Form(widgets.VBox):  # type: ignore[misc]
     Parts: one widget per option (``.model``, ``.instructions``, ``.temperature``, ``.top_p``,
     ``.max_tokens``, ``.reasoning``, ``.web``, ``.stream``, ``.format``, ``.schema``, ``.images``,
     ``.chat``), ``.prompt``, ``.run_button``, ``.stop_button``, ``.copy_button``, ``.error_line``
-    (beside the buttons: what keeps Run from sending), ``.answer`` (a box of Output widgets: the
-    answer's pieces while it streams, one Output with the whole answer after) and ``.status_line``
-    under it (model, tokens, time, the session's total; a Stop; the call's error). ``.task`` is
-    the running request (an asyncio Task) or None, ``.last_call`` the last finished
-    :class:`~haoee_jupyter.notebook._session.Call`.
+    (beside the buttons: what keeps Run from sending), ``.answer`` (an ``AnswerBox`` of Output
+    widgets, one per piece while the answer streams, one after; its ``.outputs`` is what they
+    show) and ``.status_line`` under it (model, tokens, time, the session's total; a Stop; the
+    call's error). ``.task`` is the running request (an asyncio Task) or None, ``.last_call``
+    the last finished :class:`~haoee_jupyter.notebook._session.Call`.
 
     >>> f = form(prompt="Say hi")
     >>> f.run_button.click()   # from a running event loop (a kernel), as the button does
@@ -104,7 +106,7 @@ class Form(widgets.VBox):  # type: ignore[misc]
         self.copy_button = widgets.Button(
             description="Copy as cell", icon="copy", tooltip="The equivalent %%haoee cell, added below"
         )
-        self.answer = widgets.VBox()  # filled by a WidgetView
+        self.answer = AnswerBox()
         self.status_line = widgets.HTML(layout=widgets.Layout(display="none"))
         self.error_line = widgets.HTML(layout=widgets.Layout(display="none", flex="1 1 14em"))  # beside Run
         self.copy_note = widgets.HTML()

@@ -46,6 +46,17 @@ def is_empty(data: dict[str, str]) -> bool:
     return not any(str(value).strip() for value in data.values())
 
 
+class AnswerBox(widgets.VBox):  # type: ignore[misc]
+    """The form's answer: Output widgets, one per piece while an answer streams, one after it.
+
+    ``outputs`` reads what they show, in order, as an ``ipywidgets.Output``'s trait reads.
+    """
+
+    @property
+    def outputs(self) -> tuple[dict[str, Any], ...]:
+        return tuple(output for piece in self.children for output in piece.outputs)
+
+
 class WidgetView(NotebookView):
     """A :class:`~haoee_jupyter.notebook._core.View` that streams a call into ``box``, a box of
     ``ipywidgets.Output`` children, with the same pieces, tail and final answer as a cell.
