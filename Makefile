@@ -45,9 +45,11 @@ demo: $(DEMO_STAMP)
 	@echo "==> Running the notebooks"
 	$(PY) scripts/run_notebooks.py notebooks/*.ipynb
 
-## Open JupyterLab on the notebooks.
-lab: $(LAB_STAMP)
-	$(PY) -m jupyterlab notebooks/
+## Run the notebooks, then open JupyterLab on the executed copies (build/notebooks/), so every
+## answer is already there; the clean originals stay in notebooks/.
+lab: $(LAB_STAMP) demo
+	@echo "==> Opening JupyterLab on build/notebooks/ (the executed copies; notebooks/ holds the originals)"
+	$(PY) -m jupyterlab build/notebooks/
 
 ## Debian's Chromium for the browser tests (Playwright never downloads a browser here).
 browser-deps:

@@ -29,7 +29,10 @@ def run(path: Path, out_dir: Path) -> tuple[bool, str]:
     notebook = nbformat.read(path, as_version=4)
     started = time.perf_counter()
     client = NotebookClient(
-        notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+        notebook,
+        timeout=300,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(out_dir)}},  # media land beside the executed copy
     )
     log = out_dir / f"{path.stem}.kernel.log"
     ok, detail = True, "ok"
