@@ -245,6 +245,24 @@ def test_flags_that_do_nothing_here_are_refused_and_nothing_is_sent(ip: Any, off
     assert posts(offline_server) == []
 
 
+def test_answers_never_overwrite_a_column_of_the_dataframe(ip: Any, offline_server: Any) -> None:
+    ip.user_ns["books"] = pd.DataFrame(BOOKS)
+    ip.user_ns["noted"] = pd.DataFrame({"title": ["Dune"], "answer": ["mine"]})
+    ip.user_ns["Review"] = {"type": "object", "properties": {"year": {"type": "integer"}}, "required": ["year"]}
+    cases = {
+        ("books", "--column title"): "--over books: the answers would overwrite its column 'title'; pass --column NAME",
+        ("noted", ""): "--over noted: the answers would overwrite its column 'answer'; pass --column NAME",
+        ("books", "--schema Review"): "--over books: the --schema field 'year' would overwrite its column 'year'",
+    }
+    for (name, flags), message in cases.items():
+        with pytest.raises(UsageError, match=message):
+            ask(ip, f"--over {name} -o out {flags}", "About {title}")
+    assert posts(offline_server) == [] and "out" not in ip.user_ns
+    assert list(ip.user_ns["noted"]["answer"]) == ["mine"]
+    ask(ip, "--over noted -o out --column reply", "About {title}")  # what the message says works
+    assert list(ip.user_ns["out"].columns) == ["title", "answer", "reply"]
+
+
 def test_dry_run_shows_the_first_rows_request(ip: Any, offline_server: Any) -> None:
     ip.user_ns["items"] = ["first", "second"]
     captured = ask(ip, "--over items --dry-run", "Say {item}")

@@ -95,6 +95,8 @@ class Batch:
                 raise BatchError(f"--retry-failed: no earlier result in {where}; run the batch once without it")
             previous = namespace[where]
         self.results = Results(self.rows, models, fields, options.column, previous)
+        if previous is None or previous is not self.rows.value:  # not answers of its own, retried
+            _refuse_clash(self.rows, self.results.all_columns(), fields)
         self.counts = Counts(total=len(self.results.values))
         self.log_on = bool(self.first.options.log)
         self.batch_id: str | None = None
@@ -185,6 +187,22 @@ class Batch:
             self.usage += call.usage
         if call.response is not None:
             self.last_call = call
+
+
+def _refuse_clash(rows: Rows, columns: list[str], fields: list[str]) -> None:
+    """A DataFrame's own column never gets overwritten by answers: refused before anything is sent."""
+    taken = [name for name in columns if name in rows.columns]
+    if not taken:
+        return
+    name = taken[0]
+    if fields:
+        raise BatchError(
+            f"--over {rows.name}: the --schema field {name.split(' [')[0]!r} would overwrite its column {name!r}; "
+            "rename that field of the schema (or the column)"
+        )
+    raise BatchError(
+        f"--over {rows.name}: the answers would overwrite its column {name!r}; pass --column NAME with a new name"
+    )
 
 
 def run_batch(template: str, options: Any, state: ShellState, models: list[str], *, cell: int | None = None) -> Any:
