@@ -50,7 +50,9 @@ def test_the_answers_side_by_side(ip: Any, offline_server: Any, state: Any) -> N
     assert ip.user_ns["ans"] == {model: responses[model].text for model in MODELS}
     total = ip.user_ns["haoee_usage_total"]
     assert total.calls == 2 and set(total.by_model) == set(MODELS)
-    assert ip.user_ns["haoee_usage"].total_tokens == sum(r.usage.total_tokens for r in responses.values())
+    assert ip.user_ns["haoee_response"] is responses["qwen3-max"]  # the last model's, with its own usage
+    assert ip.user_ns["haoee_usage"] == responses["qwen3-max"].usage
+    assert total.total_tokens == sum(r.usage.total_tokens for r in responses.values())
     assert sorted((e.model, e.source) for e in state.call_log.search()) == [(m, "compare") for m in MODELS]
 
 
@@ -70,6 +72,15 @@ def test_a_model_that_fails_keeps_its_place_and_the_others_answer(ip: Any, offli
     assert isinstance(state.session.last_error, HaoeeError)
     with pytest.raises(HaoeeError):  # when every model fails, the cell fails
         ask(ip, "--models fault-500,fault-401", "Hello")
+
+
+def test_format_json_not_met_is_said_and_the_texts_are_kept(ip: Any, offline_server: Any) -> None:
+    with pytest.raises(UsageError, match=r"^gpt-4.1 \(and 1 more model\): The answer is not the JSON asked for"):
+        ask(ip, "--models gpt-4.1,qwen3-max -f json -o data", "List two planets")
+    data = ip.user_ns["data"]
+    assert list(data) == MODELS and all(text.startswith("## Offline demo answer") for text in data.values())
+    with pytest.raises(UsageError, match=r"kept in haoee_responses\['gpt-4.1'\].text"):
+        ask(ip, "--models gpt-4.1,qwen3-max -f json", "List two planets")
 
 
 def test_models_that_do_not_go_together_are_refused(ip: Any, offline_server: Any) -> None:

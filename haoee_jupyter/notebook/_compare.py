@@ -24,7 +24,7 @@ from ..client._models import Usage
 from ..render import body_markdown, body_plain, footer_facts
 from ..render._grid import GridColumn, grid_bundle
 from ..render._stream import CURSOR, Reopen, find_cut, settle
-from ._core import Prepared, answer_value, endpoint, log_call, send
+from ._core import AnswerError, Prepared, answer_value, endpoint, log_call, send
 from ._display import call_status, in_terminal
 from ._session import RESPONSE_VAR, TOTAL_VAR, USAGE_VAR, Call
 
@@ -155,11 +155,15 @@ def compare(
         finally:
             executor.shutdown(wait=False)
     finished = {model: calls[model] for model in models}  # in the order asked
-    _record(state, finished, out, preparations)
+    unparsed = _record(state, finished, out, preparations)
     view.draw(calls, columns, final=True, finished=finished)
     errors = [call.error for call in calls.values() if call.error is not None]
     if errors and len(errors) == len(calls):
         raise errors[0]  # every model failed: the cell fails, with the first one's line
+    if unparsed:  # -f json / --schema not met: said as for one cell, the texts kept
+        (model, error), more = next(iter(unparsed.items())), len(unparsed) - 1
+        others = f" (and {more} more model{'s' if more > 1 else ''})" if more else ""
+        raise AnswerError(f"{model}{others}: {error}")
     return calls
 
 
@@ -174,23 +178,32 @@ def _one(prepared: Prepared, state: ShellState, call: Call, client: Any, column:
         log_call(state, call, enabled=getattr(prepared.options, "log", None))
 
 
-def _record(state: ShellState, calls: dict[str, Call], out: str | None, preparations: dict[str, Prepared]) -> None:
-    """Count each finished call in the session; publish the answers by model."""
+def _record(
+    state: ShellState, calls: dict[str, Call], out: str | None, preparations: dict[str, Prepared]
+) -> dict[str, AnswerError]:
+    """Count each finished call in the session; publish the answers by model. The answers that
+    are not the JSON asked for (``-f json`` / ``--schema``), by model: their texts are kept."""
     namespace = state.namespace
     for call in calls.values():
         state.session.record(call, None)
     namespace[RESPONSES_VAR] = {model: call.response for model, call in calls.items()}
-    namespace[RESPONSE_VAR] = next((c.response for c in reversed(calls.values()) if c.response is not None), None)
-    namespace[USAGE_VAR] = sum((call.usage for call in calls.values()), Usage())
+    last = next((c for c in reversed(calls.values()) if c.response is not None), None)
+    namespace[RESPONSE_VAR] = last.response if last is not None else None
+    namespace[USAGE_VAR] = last.usage if last is not None else Usage()  # haoee_response's own usage
     namespace[TOTAL_VAR] = state.session.total
-    if out:
-        values = {}
-        for model, call in calls.items():
+    values: dict[str, Any] = {}
+    unparsed: dict[str, AnswerError] = {}
+    for model, call in calls.items():
+        values[model] = call.text
+        if call.error is None:
+            kept_in = f"{out}[{model!r}]" if out else f"{RESPONSES_VAR}[{model!r}].text"
             try:
-                values[model] = answer_value(call, preparations[model]) if call.error is None else call.text
-            except Exception:  # AnswerError: the text is kept, as for one cell
-                values[model] = call.text
+                values[model] = answer_value(call, preparations[model], kept_in=kept_in)
+            except AnswerError as e:
+                unparsed[model] = e
+    if out:
         namespace[out] = values
+    return unparsed
 
 
 class _GridView:

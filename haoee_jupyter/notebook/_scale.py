@@ -15,7 +15,7 @@ from IPython.core.error import UsageError
 from ..client import _settings
 from ._batch import run_batch
 from ._compare import CompareError, compare, model_names
-from ._core import EmptyPromptError, PrepareError, prepare, request_text
+from ._core import AnswerError, EmptyPromptError, PrepareError, prepare, request_text
 from ._rows import BatchError
 
 if TYPE_CHECKING:
@@ -60,7 +60,10 @@ def scale_cell(template: str, options: Any, state: ShellState, models: list[str]
             raise UsageError(str(e)) from e
         return None
     prepared = _prepare(template, dataclasses.replace(options, model=models[0], models=[]), state)
-    calls = compare(prepared, state, models, cell=cell, out=options.out)
+    try:
+        calls = compare(prepared, state, models, cell=cell, out=options.out)
+    except AnswerError as e:
+        raise UsageError(str(e)) from e
     for call in calls.values():
         if call.error is not None:
             state.session.last_error = call.error
