@@ -233,6 +233,7 @@ def test_flags_that_do_nothing_here_are_refused_and_nothing_is_sent(ip: Any, off
         "--over table": "--over table: a dict is not a list",
         "--over text --chat c": "--chat cannot go with --over",
         "--refresh --no-cache": "--refresh asks again",
+        "--over text --stream": "--stream cannot go with --over",
     }
     for line, message in cases.items():
         with pytest.raises(UsageError, match=message):

@@ -80,6 +80,9 @@ def test_refresh_asks_again_and_replaces_the_entry(ip: Any, http_server: Any) ->
     assert ip.user_ns["haoee_response"].text == "second" and len(http_server.requests) == 2
     with pytest.raises(UsageError, match="--refresh asks again and replaces the cached answer"):
         ask(ip, "--refresh --no-cache", "Hi")
+    # The cache was off all along (%config Haoee.cache): --refresh used it for its cell, as its help says.
+    helptext = " ".join(ip.magics_manager.registry["Haoee"].haoee.__doc__.split())
+    assert "replace the cached answer with the new one (this cell uses the cache even when it is off)" in helptext
 
 
 def test_cache_shows_its_size_and_clear_empties_it(ip: Any, offline_server: Any, haoee_home: Any) -> None:

@@ -88,6 +88,9 @@ def test_models_that_do_not_go_together_are_refused(ip: Any, offline_server: Any
         "--models a,b --chat c": "--chat cannot go with --models",
         "--models a,b -f code": "-f code cannot go with --models",
         "-m c --models a,b": "-m c and --models a,b disagree",
+        "--models ,": "--models names no model: give them with commas",
+        "--models a,a": "--models names a twice: name each model once",
+        "-m a -m a": "--models names a twice",
     }.items():
         with pytest.raises(UsageError, match=message):
             ask(ip, line, "Hello")

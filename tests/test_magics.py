@@ -554,8 +554,15 @@ def test_dry_run_shortens_image_data(ip: InteractiveShell, offline_server: Any) 
 
 def test_raw_sends_the_cell_as_is(ip: InteractiveShell, offline_server: Any) -> None:
     ip.user_ns["topic"] = "entropy"
-    ask(ip, "--raw", "Explain {topic} and {undefined_thing}")
-    assert one_post(offline_server)["input"] == "Explain {topic} and {undefined_thing}"
+    ask(ip, "--raw -i 'Speak of {topic}.'", "Explain {topic} and {undefined_thing}")
+    sent = one_post(offline_server)  # -i too: the magic's line is not filled by IPython either
+    assert (sent["input"], sent["instructions"]) == ("Explain {topic} and {undefined_thing}", "Speak of {topic}.")
+
+
+def test_instructions_are_filled_as_in_the_cell(ip: InteractiveShell, offline_server: Any) -> None:
+    ip.user_ns["topic"] = "{braces}"
+    ask(ip, "-i 'Speak of {topic}, not {{topic}}.'", "Hello")
+    assert one_post(offline_server)["instructions"] == "Speak of {braces}, not {topic}."
 
 
 # --- bad flags and values --------------------------------------------------------------------

@@ -43,7 +43,8 @@ class CompareError(ValueError):
 
 
 def model_names(options: Any) -> list[str]:
-    """The models of ``--models a,b`` (and of ``-m`` given more than once), in order, each once.
+    """The models of ``--models a,b`` (and of ``-m`` given more than once), in order; a model
+    named twice, or none, is refused.
 
     >>> model_names(Options(models=["gpt-4.1,deepseek-v4-flash"]))
     ['gpt-4.1', 'deepseek-v4-flash']
@@ -51,8 +52,12 @@ def model_names(options: Any) -> list[str]:
     names: list[str] = []
     for value in options.models or ():
         for name in str(value).split(","):
-            if name.strip() and name.strip() not in names:
+            if name.strip() in names:
+                raise CompareError(f"--models names {name.strip()} twice: name each model once")
+            if name.strip():
                 names.append(name.strip())
+    if options.models and not names:
+        raise CompareError("--models names no model: give them with commas, as --models gpt-4.1,qwen3-max")
     if options.model and names and options.model not in names:
         raise CompareError(f"-m {options.model} and --models {','.join(names)} disagree: name every model in --models")
     return names

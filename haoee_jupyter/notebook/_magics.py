@@ -11,7 +11,7 @@ import dataclasses
 from typing import Any
 
 from IPython.core.error import UsageError
-from IPython.core.magic import Magics, line_cell_magic, magics_class
+from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
 from IPython.core.magic_arguments import argument, magic_arguments
 from traitlets import All, Bool, Enum, Float, Int, TraitError, Unicode, observe, validate
 
@@ -178,6 +178,7 @@ class Haoee(Magics):
         return self.state.namespace
 
     # --- the magic ------------------------------------------------------------------------
+    @no_var_expand  # {name} in -i is filled by the magic, as in the cell (not with --raw)
     @_with_options
     @line_cell_magic
     def haoee(self, line: str, cell: str | None = None) -> Any:

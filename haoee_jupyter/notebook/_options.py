@@ -121,7 +121,8 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "stream",
         ("--stream",),
-        "Stream the answer as it is written (the default: %config Haoee.stream), or wait for all of it.",
+        "Stream the answer as it is written (the default: %config Haoee.stream), or wait for all of it "
+        "(a batch never streams: it shows its progress).",
         kind="toggle",
         request="stream",
         trait="stream",
@@ -242,7 +243,8 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "refresh",
         ("--refresh",),
-        "Ask again even if the cache holds the answer, and replace the cached answer with the new one.",
+        "Ask again even if the cache holds the answer, and replace the cached answer with the new one "
+        "(this cell uses the cache even when it is off).",
         kind="switch",
     ),
     Option(

@@ -42,6 +42,8 @@ def scale_models(options: Any, state: ShellState) -> list[str]:
         what = "--over" if options.over else "--models"
         if options.chat:
             raise UsageError(f"--chat cannot go with {what}: a conversation takes one answer per turn")
+        if options.stream and options.over:
+            raise UsageError("--stream cannot go with --over: a batch shows its progress, not each row's text")
         if options.format == "code":
             raise UsageError(f"-f code cannot go with {what}: it puts one answer's code into the next cell")
     if not models:
