@@ -28,7 +28,7 @@ from ._base import (
     model_ids,
     whole_body,
 )
-from ._calls import Call, Plan, Sleep, respond_call
+from ._calls import Call, Plan, Sleep, respond_call, single
 from ._exceptions import HaoeeError
 from ._media_methods import AsyncMediaMethods
 from ._models import Response
@@ -102,7 +102,7 @@ class AsyncClient(AsyncMediaMethods):
             api=api or self.api,
             params=params,
         )
-        return await self._call(call)
+        return await self._run(single(call))
 
     async def map(
         self, inputs: Iterable[Input], *, concurrency: int = 8, on_result: OnResult | None = None, **params: Any
@@ -146,7 +146,7 @@ class AsyncClient(AsyncMediaMethods):
 
     async def models(self) -> list[str]:
         """Model ids from ``GET /v1/models``, where the server offers that list."""
-        return await self._request("GET", "/models", read=JSONReader(model_ids))
+        return await self._run(single(Call("GET", "/models", read=JSONReader(model_ids))))
 
     # --- the request path ----------------------------------------------------------------
     async def _run(self, plan: Plan[T]) -> T:
@@ -158,6 +158,11 @@ class AsyncClient(AsyncMediaMethods):
                 step = plan.send(outcome) if failure is None else plan.throw(failure)
             except StopIteration as stop:
                 return stop.value  # type: ignore[no-any-return]
+            except HaoeeError as e:
+                # The one boundary every public method's error passes: whatever built it (a
+                # plan, a reader, the request path), the key an answer echoed is removed here.
+                self._scrub(e)
+                raise
             outcome = failure = None
             try:
                 if isinstance(step, Sleep):
@@ -254,11 +259,12 @@ class AsyncClient(AsyncMediaMethods):
 
     async def _read_stream(self, response: httpx.Response, read: Reader[T], attempts: int) -> T:
         decoder = SSEDecoder()
+        scrub = self._redactor()  # a payload is masked before it is parsed, as a whole body is
         try:
             async for chunk in response.aiter_bytes():
-                if feed_stream(decoder, read, chunk):
+                if feed_stream(decoder, read, chunk, scrub):
                     return read.result()
-            return finish_stream(decoder, read)
+            return finish_stream(decoder, read, scrub)
         except BaseException as e:
             failure = self._stream_failure(e, read, attempts)
             if failure is None:

@@ -19,11 +19,12 @@ import httpx
 from .._version import __version__
 from . import _errors, _settings
 from ._exceptions import APIConnectionError, APIStatusError, ConfigurationError, HaoeeError, ProtocolError
+from ._files import link
 from ._models import Response
 from ._reader import JSONReader, Reader
 from ._stream import SSEDecoder
 
-__all__ = ["DEFAULT_TIMEOUT", "Api", "BaseClient", "Input", "JSONReader", "MapResult", "Reader"]
+__all__ = ["DEFAULT_TIMEOUT", "Api", "BaseClient", "Input", "JSONReader", "MapResult", "Reader", "link"]
 
 #: Connect quickly or fail; allow a long wait between bytes (reasoning models think silently).
 DEFAULT_TIMEOUT = httpx.Timeout(120.0, connect=10.0)
@@ -37,6 +38,7 @@ OnText = Callable[[str], Any]
 OnResult = Callable[[int, MapResult], Any]
 #: ``BaseClient.redirect`` with the call's headers bound: ``(response, hops) -> next request or None``.
 Redirect = Callable[[httpx.Response, int], Union[httpx.Request, None]]
+Scrub = Callable[[str], str]
 T = TypeVar("T")
 MAX_REDIRECTS = 5  # a download link may hop to its storage once or twice; more is a loop
 
@@ -90,8 +92,12 @@ class BaseClient:
             key = _settings.mask(_settings.resolve_api_key(self._api_key))
         except HaoeeError:
             key = "(not set)"
+        try:
+            base_url = self.base_url
+        except HaoeeError:
+            base_url = f"(not a URL: {self._base_url})"
         api = f", api={self.api!r}" if self.api != "responses" else ""
-        return f"{type(self).__name__}(base_url={self.base_url!r}, model={self.model!r}{api}, api_key={key!r})"
+        return f"{type(self).__name__}(base_url={base_url!r}, model={self.model!r}{api}, api_key={key!r})"
 
     # --- the one request path ------------------------------------------------------------
     def build_request(
@@ -121,7 +127,7 @@ class BaseClient:
         """
         base_url = self.base_url
         if path.startswith(("http://", "https://")):
-            url, own = path, _origin(path) == _origin(base_url)
+            url, own = path, _origin(link(path)) == _origin(base_url)
         else:
             url, own = base_url + "/" + path.lstrip("/"), True
         model_name = model or _field(json, "model") or _field(data, "model")
@@ -165,7 +171,13 @@ class BaseClient:
         location = response.headers.get("location")
         if response.status_code not in (301, 302, 303, 307, 308) or not location or hops >= MAX_REDIRECTS:
             return None
-        request = self.build_request("GET", urljoin(str(response.request.url), location), headers=headers)
+        try:
+            target = urljoin(str(response.request.url), location)
+        except ValueError as e:
+            raise ProtocolError(
+                f"The server redirected the download to an address that is not a URL: {location[:120]!r}"
+            ) from e
+        request = self.build_request("GET", link(target), headers=headers)
         request.extensions["timeout"] = self.timeout.as_dict()
         return request
 
@@ -191,6 +203,13 @@ class BaseClient:
             # and once a byte of the answer has come, sending again could double it.
             return None
         return float(min(8.0, 0.5 * 2 ** (attempt - 1)) * random.uniform(0.75, 1.25))
+
+    def _redactor(self) -> Callable[[str], str] | None:
+        """What removes the key from a stream's payloads (cheap: it looks for the key first)."""
+        try:
+            return _settings.redactor(_settings.resolve_api_key(self._api_key))
+        except HaoeeError:
+            return None
 
     def _redact(self, text: str) -> str:
         try:
@@ -232,6 +251,8 @@ class BaseClient:
         """The result from a whole body (asked for, or a relay's answer to a stream request)."""
         try:
             if read.raw:
+                if body.lstrip()[:1] in (b"{", b"["):  # a job or a link as JSON; never a video's bytes
+                    body = self._redact(body.decode("utf-8", "replace")).encode("utf-8")
                 return read.content(response, body)
             data = self._decode_json(response, body)
             return read.whole(data) if stream else read.json(data)
@@ -268,18 +289,18 @@ class BaseClient:
         return None
 
 
-def feed_stream(decoder: SSEDecoder, read: Reader[Any], chunk: bytes) -> bool:
-    """Pass one chunk of a stream to the reader; True once the stream is over."""
+def feed_stream(decoder: SSEDecoder, read: Reader[Any], chunk: bytes, scrub: Scrub | None = None) -> bool:
+    """Pass one chunk of a stream to the reader, the key removed from each payload; True once the stream is over."""
     for payload in decoder.feed(chunk):
-        if read.event(payload):
+        if read.event(payload if scrub is None else scrub(payload)):
             return True
     return False
 
 
-def finish_stream(decoder: SSEDecoder, read: Reader[T]) -> T:
+def finish_stream(decoder: SSEDecoder, read: Reader[T], scrub: Scrub | None = None) -> T:
     """The connection closed: pass on a last frame that had no blank line after it, then the result."""
     for payload in decoder.finish():
-        if read.event(payload):
+        if read.event(payload if scrub is None else scrub(payload)):
             break
     return read.result()
 

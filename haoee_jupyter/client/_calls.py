@@ -25,7 +25,7 @@ from ._base import Api, Files, Input, OnText, check_api
 from ._models import Response
 from ._reader import Reader
 
-__all__ = ["DOWNLOAD_HEADERS", "Call", "Plan", "Sleep", "Step", "download", "respond_call"]
+__all__ = ["DOWNLOAD_HEADERS", "Call", "Plan", "Sleep", "Step", "download", "respond_call", "single"]
 
 T = TypeVar("T")
 #: A download asks for anything: signed storage links answer octet-stream as often as image/png.
@@ -58,6 +58,12 @@ class Sleep:
 
 Step = Union[Call[Any], Sleep]
 Plan = Generator[Step, Any, T]
+
+
+def single(call: Call[T]) -> Plan[T]:
+    """A plan of one request (``respond``, ``models``): every call goes through the clients' ``_run``."""
+    result: T = yield call
+    return result
 
 
 def download(url: str, read: Reader[T]) -> Call[T]:

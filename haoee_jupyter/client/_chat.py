@@ -61,10 +61,18 @@ def chat_body(body: dict[str, Any]) -> dict[str, Any]:
         limit = fields.pop("max_output_tokens")
         chat["max_completion_tokens" if _MAX_COMPLETION_MODELS.match(str(chat.get("model"))) else "max_tokens"] = limit
     reasoning = _dict(fields.pop("reasoning", None))
-    # The summary is a Responses-API request; here a model sends its reasoning_content (shown) or none.
     unknown = set(reasoning) - {"effort", "summary", "generate_summary"}
     if unknown:
         raise ConfigurationError(f"The chat wire has no reasoning.{min(unknown)}", hint=_USE_RESPONSES)
+    # The summary is a Responses-API request with no chat equivalent: a model here sends its
+    # reasoning_content (shown) or none. "auto" (what the notebook sends with an effort) asks
+    # for no particular summary, so dropping it changes nothing; any other value is refused.
+    for name in ("summary", "generate_summary"):
+        if reasoning.get(name) not in (None, "auto"):
+            raise ConfigurationError(
+                f"The chat wire has no reasoning.{name} ({reasoning[name]!r}); only 'auto' is taken, as no summary",
+                hint=_USE_RESPONSES,
+            )
     if reasoning.get("effort"):
         chat["reasoning_effort"] = reasoning["effort"]
     if "tools" in fields:
@@ -72,13 +80,20 @@ def chat_body(body: dict[str, Any]) -> dict[str, Any]:
     if "tool_choice" in fields:
         chat["tool_choice"] = _tool_choice(fields.pop("tool_choice"))
     text = _dict(fields.pop("text", None))
+    if set(text) - {"format", "verbosity"}:
+        raise ConfigurationError(
+            f"The chat wire has no text.{min(set(text) - {'format', 'verbosity'})}", hint=_USE_RESPONSES
+        )
     if text.get("format"):
         chat["response_format"] = _response_format(_dict(text["format"]))
     if text.get("verbosity"):
         chat["verbosity"] = text["verbosity"]
+    stream_options = fields.pop("stream_options", None)
     if fields.pop("stream", False):
         chat["stream"] = True
-        chat["stream_options"] = {"include_usage": True, **_dict(fields.pop("stream_options", None))}
+        chat["stream_options"] = {"include_usage": True, **_dict(stream_options)}
+    elif stream_options is not None:
+        raise ConfigurationError("stream_options is for streamed calls", hint="Pass stream=True too, or leave it out")
     chat.update(fields)  # the rest (temperature, top_p, seed, stop, user, ...) means the same on both wires
     return chat
 
@@ -209,10 +224,8 @@ class ChatReader(Reader[Response]):
         self.state = ChatStreamState(on_text, on_reasoning)
 
     def json(self, data: Any) -> Response:
-        return response_from_chat(data)
-
-    def whole(self, data: Any) -> Response:
-        # A relay answered a stream request in one piece: pass it on as one delta each.
+        # The answer came whole (not streamed, or a relay answered a stream request in one
+        # piece): the callbacks hear it once, the whole reasoning then the whole text.
         response = response_from_chat(data)
         if self.on_reasoning is not None and response.reasoning:
             self.on_reasoning("\n\n".join(response.reasoning))

@@ -37,7 +37,7 @@ from ._base import (
     model_ids,
     whole_body,
 )
-from ._calls import Call, Plan, Sleep, respond_call
+from ._calls import Call, Plan, Sleep, respond_call, single
 from ._exceptions import HaoeeError
 from ._media_methods import MediaMethods
 from ._models import Response
@@ -120,7 +120,8 @@ class Client(MediaMethods):
         ``params`` are request body fields: ``instructions``, ``temperature``,
         ``max_output_tokens``, ``tools``, ``previous_response_id``, ``text``, ``reasoning``...
         With ``stream=True``, ``on_text(delta)`` is called for each piece of text as it arrives,
-        and ``on_reasoning(delta)`` for each piece of the reasoning summary.
+        and ``on_reasoning(delta)`` for each piece of the reasoning summary; without it (or when
+        a relay answers in one piece) each is called once, with the whole text and reasoning.
 
         ``api="chat"`` (default: the client's ``api``) sends the same call to
         ``/v1/chat/completions`` instead, ``instructions`` as a system message, streamed with
@@ -140,7 +141,7 @@ class Client(MediaMethods):
             api=api or self.api,
             params=params,
         )
-        return self._call(call)
+        return self._run(single(call))
 
     def map(
         self, inputs: Iterable[Input], *, concurrency: int = 8, on_result: OnResult | None = None, **params: Any
@@ -191,7 +192,7 @@ class Client(MediaMethods):
 
     def models(self) -> list[str]:
         """Model ids from ``GET /v1/models``, where the server offers that list."""
-        return self._request("GET", "/models", read=JSONReader(model_ids))
+        return self._run(single(Call("GET", "/models", read=JSONReader(model_ids))))
 
     # --- the request path ----------------------------------------------------------------
     def _run(self, plan: Plan[T]) -> T:
@@ -203,6 +204,11 @@ class Client(MediaMethods):
                 step = plan.send(outcome) if failure is None else plan.throw(failure)
             except StopIteration as stop:
                 return stop.value  # type: ignore[no-any-return]
+            except HaoeeError as e:
+                # The one boundary every public method's error passes: whatever built it (a
+                # plan, a reader, the request path), the key an answer echoed is removed here.
+                self._scrub(e)
+                raise
             outcome = failure = None
             try:
                 if isinstance(step, Sleep):
@@ -314,11 +320,12 @@ class Client(MediaMethods):
 
     def _read_stream(self, response: httpx.Response, read: Reader[T], attempts: int) -> T:
         decoder = SSEDecoder()
+        scrub = self._redactor()  # a payload is masked before it is parsed, as a whole body is
         try:
             for chunk in response.iter_bytes():
-                if feed_stream(decoder, read, chunk):
+                if feed_stream(decoder, read, chunk, scrub):
                     return read.result()
-            return finish_stream(decoder, read)
+            return finish_stream(decoder, read, scrub)
         except BaseException as e:
             failure = self._stream_failure(e, read, attempts)
             if failure is None:

@@ -39,6 +39,7 @@ NOT_FOUND_CODES = frozenset({"model_not_found", "previous_response_not_found"})
 BILLING_CODES = frozenset(
     {
         "insufficient_quota",
+        "quota_not_enough",  # Haoee's own (media API)
         "insufficient_user_quota",  # one-api / new-api
         "insufficient_balance",
         "insufficient_funds",
@@ -173,7 +174,9 @@ def status_error(response: httpx.Response, body: bytes) -> APIStatusError:
     )
     error.retry_after = retry_after(response)
     wait = error.retry_after
-    if wait is not None and wait > MAX_RETRY_WAIT and status in RETRY_STATUSES:
+    # Said whenever the error reaches the caller: a longer wait is never slept through, and a
+    # shorter one still holds when no retry was made (max_retries=0, a video create).
+    if wait is not None and wait >= 1 and status in RETRY_STATUSES:
         error.hint = f"The server asks to wait {duration(wait)}; run it again after that"
     mark_billing(error)
     return error
@@ -193,10 +196,10 @@ def retry_after(response: httpx.Response) -> float | None:
     headers = response.headers
     milliseconds = headers.get("retry-after-ms")
     try:
-        if milliseconds is not None:
+        if milliseconds is not None and math.isfinite(float(milliseconds)):
             return max(0.0, float(milliseconds) / 1000)
     except ValueError:
-        pass
+        pass  # not a number: as if absent
     # LiteLLM passes the provider's Retry-After on under a name of its own.
     value = headers.get("retry-after", headers.get("llm_provider-retry-after"))
     if value is None:

@@ -15,6 +15,7 @@ import binascii
 import re
 import struct
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from ._exceptions import ConfigurationError, ProtocolError
 
@@ -143,3 +144,18 @@ def write_file(path: str | Path, data: bytes, mime_type: str | None) -> Path:
             f"Could not write {target}: {e.strerror or e}", hint="Choose another file or folder and save it again"
         ) from e
     return target.resolve()
+
+
+def link(url: str) -> str:
+    """A link a server sent (an image, a video, a redirect), if it is an absolute http(s) URL; else ProtocolError."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ProtocolError(
+            f"The server sent a link that is not an http(s) URL: {url[:120]!r}",
+            hint="The server's answer is broken; run it again, or tell the server's operator",
+        )
+    return url

@@ -58,8 +58,13 @@ def image_input(source: ImageSource, what: str = "input image") -> Plan[ImageInp
         except ProtocolError as e:
             raise ConfigurationError(f"The {what} data: URL is not valid base64", hint="Copy it again") from e
     if isinstance(source, str) and source.startswith(("https://", "http://")):
+        try:
+            name = unquote(Path(urlsplit(source).path).name) or "image"
+            urlsplit(source).port  # noqa: B018 - raises ValueError for a port that is not a number
+        except ValueError as e:
+            raise ConfigurationError(f"The {what} URL {source[:120]!r} is not a valid URL", hint="Copy it again") from e
         data = yield download(source, DownloadReader())
-        return unquote(Path(urlsplit(source).path).name) or "image", data
+        return name, data
     if isinstance(source, (str, os.PathLike)):
         path = Path(source).expanduser()
         try:

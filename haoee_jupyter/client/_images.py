@@ -24,7 +24,7 @@ from typing import Any, Union
 import httpx
 
 from ._exceptions import ConfigurationError, ProtocolError, ResponseFailedError
-from ._files import FilePart, Multipart, decode_base64, is_data_uri, sniff_image, write_file
+from ._files import FilePart, Multipart, decode_base64, is_data_uri, link, sniff_image, write_file
 from ._models import Response, Usage, _dict, _int
 from ._reader import Reader
 from ._stream import _error_fields, _failed
@@ -173,13 +173,21 @@ def image_result_from_json(data: Any, *, model: str = "") -> ImageResult:
 def _image(item: dict[str, Any]) -> Image:
     revised = str(item["revised_prompt"]) if item.get("revised_prompt") else None
     if isinstance(item.get("b64_json"), str) and item["b64_json"]:
-        return Image(decode_base64(item["b64_json"]), revised_prompt=revised)
+        return Image(_image_bytes(decode_base64(item["b64_json"])), revised_prompt=revised)
     url = item.get("url")
     if isinstance(url, str) and url:
         if is_data_uri(url):  # nano-banana through some gateways: the image inline as a data: URI
-            return Image(decode_base64(url), revised_prompt=revised)
-        return Image(url=url, revised_prompt=revised)
+            return Image(_image_bytes(decode_base64(url)), revised_prompt=revised)
+        return Image(url=link(url), revised_prompt=revised)  # only an http(s) link is downloaded
     raise ProtocolError("The server sent an image with neither b64_json nor url")
+
+
+def _image_bytes(data: bytes) -> bytes:
+    """Inline image bytes, refused as a download is when they are not an image."""
+    if sniff_image(data)[0] is None:
+        start = data[:40].decode("utf-8", "replace")
+        raise ProtocolError(f"The server sent image data that is not an image: {start!r}")
+    return data
 
 
 def _no_response(error: dict[str, Any]) -> Response:

@@ -53,10 +53,8 @@ class ResponsesReader(Reader[Response]):
         self.state = StreamState(on_text, on_reasoning)
 
     def json(self, data: Any) -> Response:
-        return response_from_json(data)
-
-    def whole(self, data: Any) -> Response:
-        # A relay answered a stream request in one piece: pass it on as one delta each.
+        # The answer came whole (not streamed, or a relay answered a stream request in one
+        # piece): the callbacks hear it once, the whole reasoning then the whole text.
         response = response_from_json(data)
         if self.on_reasoning is not None and response.reasoning:
             self.on_reasoning("\n\n".join(response.reasoning))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from ._exceptions import ConfigurationError, InsecureTransportError, MissingAPIKeyError
@@ -55,8 +56,12 @@ def resolve_base_url(explicit: str | None = None) -> str:
     'https://maas.haoee.com/v1'
     """
     raw = _first(explicit, os.environ.get("HAOEE_BASE_URL")) or DEFAULT_BASE_URL
-    parts = urlsplit(raw)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(raw)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigurationError(
             f"The base URL {raw!r} is not an http(s) URL",
             hint="Set HAOEE_BASE_URL to something like https://maas.haoee.com/v1",
@@ -108,20 +113,52 @@ def mask(secret: str | None) -> str:
     return f"{prefix}…{secret[-4:]}"
 
 
+#: Keys at least this long are real secrets: any run of their first characters is hidden too.
+#: A shorter one (a test key, the offline demo's) is only replaced where it appears whole.
+SECRET_LENGTH = 20
+_PREFIX = 8
+
+
+def _bare(secret: str) -> str:
+    return secret[7:].strip() if secret.lower().startswith("bearer ") else secret.strip()
+
+
 def redact(text: str, secret: str | None) -> str:
-    """Remove the key from text that came from elsewhere (a server may echo it back)."""
+    """Remove the key from text that came from elsewhere (a server may echo it back).
+
+    >>> redact("echo sk-abcdefghijklmnop1234 and sk-abcdefgh", "sk-abcdefghijklmnop1234")
+    'echo sk-…1234 and …'
+    """
     if not secret:
         return text
-    bare = secret[7:].strip() if secret.lower().startswith("bearer ") else secret.strip()
+    bare = _bare(secret)
     if len(bare) < 6:
         return text
     text = text.replace(bare, mask(bare))
+    if len(bare) < SECRET_LENGTH:
+        return text
     # A truncated excerpt may hold only the key's beginning: hide any run of 8+ of its first characters.
-    start = text.find(bare[:8])
+    start = text.find(bare[:_PREFIX])
     while start != -1:
-        end = start + 8
+        end = start + _PREFIX
         while end < len(text) and end - start < len(bare) and text[end] == bare[end - start]:
             end += 1
         text = text[:start] + "…" + text[end:]
-        start = text.find(bare[:8])
+        start = text.find(bare[:_PREFIX])
     return text
+
+
+def redactor(secret: str | None) -> Callable[[str], str] | None:
+    """A cheap ``redact`` for many small texts (a stream's payloads): it looks for the key's
+    beginning first and redacts only where it occurs; None when there is nothing to hide."""
+    if not secret:
+        return None
+    bare = _bare(secret)
+    if len(bare) < 6:
+        return None
+    probe = bare[:_PREFIX] if len(bare) >= SECRET_LENGTH else bare
+
+    def scrub(text: str) -> str:
+        return redact(text, bare) if probe in text else text
+
+    return scrub

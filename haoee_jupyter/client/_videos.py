@@ -23,7 +23,7 @@ from typing import Any, Union
 import httpx
 
 from ._exceptions import ConfigurationError, HaoeeError, ProtocolError, ResponseFailedError
-from ._files import FilePart, Multipart, sniff_image, sniff_video, write_file
+from ._files import FilePart, Multipart, link, sniff_image, sniff_video, write_file
 from ._models import Response, Usage, _dict, _int, _list
 from ._reader import Reader
 from ._stream import _error_fields, _failed
@@ -138,7 +138,9 @@ class Video:
     def seconds(self) -> int | None:
         """The clip's length (the wire sends it as a string, ``"4"``)."""
         value = self.raw.get("seconds")
-        return int(value) if isinstance(value, (int, str)) and str(value).isdigit() else None
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        return int(value) if isinstance(value, str) and _whole_number(value) else None
 
     @property
     def size(self) -> str:
@@ -224,7 +226,7 @@ def video_create_form(
     """
     if not str(prompt).strip():
         raise ConfigurationError("The video prompt is empty", hint="Write what the video should show")
-    if seconds is not None and (not str(seconds).isdigit() or int(seconds) == 0):
+    if seconds is not None and (isinstance(seconds, bool) or not _whole_number(str(seconds)) or int(seconds) == 0):
         raise ConfigurationError(f"seconds must be a whole number of seconds (4, 8 or 12 for sora-2), not {seconds!r}")
     if size is not None and not _SIZE.match(str(size)):
         raise ConfigurationError(f"size must be WIDTHxHEIGHT (e.g. 720x1280), not {size!r}")
@@ -248,6 +250,11 @@ def video_create_form(
             )
         files.append(("input_reference", (name, image, mime)))
     return data, files
+
+
+def _whole_number(text: str) -> bool:
+    """ASCII digits only: ``str.isdigit`` is also true for "²", which ``int`` refuses."""
+    return text.isascii() and text.isdigit()
 
 
 def video_remix_body(prompt: str) -> dict[str, Any]:
@@ -302,8 +309,8 @@ def content_url(content_type: str, body: bytes) -> str | None:
             error = _error_fields(data)
             raise _failed(error, Response({"status": "failed", "error": error}))
         url = data.get("url") or _dict(data.get("data")).get("url")
-        if isinstance(url, str) and url.startswith(("https://", "http://")):
-            return url
+        if isinstance(url, str) and url:
+            return link(url)
     start = body[:60].decode("utf-8", "replace")
     raise ProtocolError(f"The video download answered with neither a video nor a link ({kind or 'no type'}): {start!r}")
 

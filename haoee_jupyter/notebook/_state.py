@@ -28,7 +28,9 @@ if TYPE_CHECKING:
 
 #: Settings the clients are built from: changing one replaces the shell's clients.
 CLIENT_SETTINGS = ("api_key", "base_url", "model", "timeout", "connect_timeout", "max_retries")
-OFFLINE_KEY = "offline-demo"  # the offline server takes any key
+#: The offline server takes any key; this one says it is no secret and shares no beginning
+#: with anything the server answers (a model name), so hiding the key hides nothing else.
+OFFLINE_KEY = "sk-offline-demo-not-a-secret"
 #: The environment variable each setting falls back to when it is empty.
 ENVIRONMENT = {"api_key": "HAOEE_API_KEY", "base_url": "HAOEE_BASE_URL", "model": "HAOEE_MODEL"}
 

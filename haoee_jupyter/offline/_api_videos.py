@@ -82,10 +82,15 @@ def _fields(request: Request) -> tuple[Mapping[str, Any], bytes]:
     return body, reference.encode() if isinstance(reference, str) else b""
 
 
+def _digits(text: str) -> bool:
+    """ASCII digits only: `str.isdigit` is also true for "²", which `int` refuses."""
+    return text.isascii() and text.isdigit()
+
+
 def _seconds(fields: Mapping[str, Any]) -> str:
     value = fields.get("seconds", DEFAULT_SECONDS)
     text = str(value) if isinstance(value, int) and not isinstance(value, bool) else value
-    if not isinstance(text, str) or not text.isdigit() or not 1 <= int(text) <= 60:
+    if not isinstance(text, str) or not _digits(text) or not 1 <= int(text) <= 60:
         raise ApiError(
             400,
             f"Invalid 'seconds': {value!r}. Send a whole number of seconds as a string, such as '4', '8' or '12'.",
@@ -100,7 +105,7 @@ def _size(fields: Mapping[str, Any]) -> str:
     if not isinstance(value, str):
         raise invalid_type("size", "a string", value)
     width, _, height = value.partition("x")
-    if not (width.isdigit() and height.isdigit() and 16 <= int(width) <= 3840 and 16 <= int(height) <= 3840):
+    if not (_digits(width) and _digits(height) and 16 <= int(width) <= 3840 and 16 <= int(height) <= 3840):
         raise ApiError(
             400,
             f"Invalid 'size': {value!r}. Send WIDTHxHEIGHT, such as '720x1280', '1280x720', '1024x1792' or '1792x1024'.",
@@ -196,7 +201,7 @@ def list_videos(state: ServerState, request: Request) -> Reply:
     check_auth(request)
     query: dict[str, Any] = dict(request.query)
     if "limit" in query:
-        query["limit"] = int(query["limit"]) if query["limit"].isdigit() else query["limit"]
+        query["limit"] = int(query["limit"]) if _digits(query["limit"]) else query["limit"]
     limit = check_integer(query, "limit", 1, 100) or 20
     order = check_choice(query, "order", ("asc", "desc"), "desc")
     jobs = state.videos.all()

@@ -112,11 +112,16 @@ class _Handler(BaseHTTPRequestHandler):
             headers=self.headers,
             body=body,
         )
-        self._record(request)
         try:
+            self._record(request)
             reply = route(self.state, request)
         except ApiError as error:
             reply = error_reply(error)
+        except RecursionError:
+            # JSON nested deeper than the parser goes: refuse it, and end a connection that
+            # sent something this odd.
+            self.close_connection = True
+            reply = error_reply(ApiError(400, "The JSON body is nested too deeply to read.", code="invalid_json"))
         except Exception as exc:
             self.close_connection = True
             bug = ApiError(500, f"The offline demo server hit a bug: {exc!r}", type="server_error", code="server_error")
