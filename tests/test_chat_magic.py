@@ -122,7 +122,18 @@ def test_a_chat_conversation_resends_its_messages(ip: InteractiveShell, offline_
     assert "My name is Ada." in ip.user_ns["haoee_response"].text  # the offline answer quotes earlier turns
     with capture_output() as captured:
         ip.run_line_magic("haoee", "chats")
-    assert "| demo | 2 |" in captured.outputs[0].data["text/markdown"]
+    shown = captured.outputs[0].data
+    assert "| demo | 2 turns | its 4 messages (resent each turn) |" in shown["text/markdown"]
+    assert shown["text/plain"] == "demo: 2 turns, continues from its 4 messages (resent each turn)"
+    ask(ip, "--chat other", "Hello")
+    with capture_output() as captured:
+        ip.run_line_magic("haoee", "chats")
+    plain = captured.outputs[0].data["text/plain"]
+    assert f"other: 1 turn, continues from {ip.user_ns['haoee_response'].id}" in plain.splitlines()
+    with capture_output() as captured:
+        ip.run_line_magic("haoee", "reset other")
+        ip.run_line_magic("haoee", "reset")
+    assert captured.stdout.splitlines()[-1] == "Forgot 1 chat."
 
 
 def test_a_conversation_moves_between_the_wires(ip: InteractiveShell, offline_server: Any) -> None:

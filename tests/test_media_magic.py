@@ -332,8 +332,11 @@ def test_ctrl_c_keeps_the_job_and_video_id_resumes_it_without_a_second_create(
 
     offline_server.video_ms = 50  # meanwhile the server finished it
     with capture_output() as captured:
-        ip.run_line_magic("haoee", f"video {job.id} -o clip")
-    assert len(requests(offline_server, "POST", "/v1/videos")) == 1  # never created again
+        outcome = ip.run_cell(f"%haoee video {job.id} -o clip", store_history=True)  # a cell of its own
+    assert outcome.success and len(requests(offline_server, "POST", "/v1/videos")) == 1  # never created again
+    with CallLog() as log:
+        cells = [(entry.job_id, entry.cell) for entry in log.search(5)]
+    assert (job.id, outcome.execution_count) in cells  # the log knows the cell that followed it
     result = ip.user_ns["haoee_response"]
     assert result.id == job.id and ip.user_ns["clip"] is result
     (name,) = media_files(tmp_path)

@@ -255,8 +255,9 @@ def _variable(text: str) -> str:
 def video(state: ShellState, args: argparse.Namespace) -> None:
     """A video job's state; then follow it to the end, download, save and play it (never created again)."""
     from ._media import resume_video
+    from ._state import cell_number
 
-    resume_video(state, args.video_id, out=args.out)
+    resume_video(state, args.video_id, out=args.out, cell_number=cell_number(state.shell))
 
 
 @subcommand()
@@ -267,11 +268,25 @@ def chats(state: ShellState, args: argparse.Namespace) -> None:
             "No chats yet: start one with `%%haoee --chat NAME`.", "No chats yet: start one with %%haoee --chat NAME."
         )
         return
-    rows = [(c.name, c.turns, c.last_response_id or "") for c in state.session.chats.values()]
+    rows = [(c.name, _count(c.turns, "turn"), _continues(c)) for c in state.session.chats.values()]
     state.show(
-        "| chat | turns | last response |\n|---|--:|---|\n" + "\n".join(f"| {n} | {t} | `{i}` |" for n, t, i in rows),
-        "\n".join(f"{n}: {t} turns, last {i}" for n, t, i in rows),
+        "| chat | turns | continues from |\n|---|--:|---|\n" + "\n".join(f"| {n} | {t} | {i} |" for n, t, i in rows),
+        "\n".join(f"{n}: {t}, continues from {i.replace('`', '')}" for n, t, i in rows),
     )
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number:,} {noun}{'' if number == 1 else 's'}"
+
+
+def _continues(chat: Any) -> str:
+    """What the chat's next turn builds on: the last answer's id (/v1/responses), or the messages
+    it resends (the chat-completions wire has no such id)."""
+    if chat.last_response_id:
+        return f"`{chat.last_response_id}`"
+    if chat.messages:
+        return f"its {_count(len(chat.messages), 'message')} (resent each turn)"
+    return "nothing yet"
 
 
 @subcommand(argument("name", nargs="?", metavar="NAME", help="the chat to forget (all of them when left out)"))
@@ -281,7 +296,7 @@ def reset(state: ShellState, args: argparse.Namespace) -> None:
     if args.name is None:
         count = len(chats)
         chats.clear()
-        print(f"Forgot {count} chat(s).")
+        print(f"Forgot {_count(count, 'chat')}.")
     elif args.name in chats:
         del chats[args.name]
         print(f"Forgot chat {args.name!r}; its next turn starts a new conversation.")
