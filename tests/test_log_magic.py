@@ -12,6 +12,7 @@ import pytest
 from _haoee_shell import *  # noqa: F403  (the shell fixtures)
 from _haoee_shell import FAKE_KEY, ask, line_magic, posts, publishes, wait_for
 from IPython.core.error import UsageError
+from IPython.utils.capture import capture_output
 
 import haoee_jupyter
 from haoee_jupyter import HaoeeError
@@ -105,6 +106,20 @@ def test_rerun_sends_the_logged_request_again_on_another_model(ip: Any, offline_
         line_magic(ip, "rerun 99")
     with pytest.raises(UsageError, match="'abc' is not a call id"):
         line_magic(ip, "rerun abc")
+
+
+def test_rerun_says_it_sends_text_calls_and_refuses_an_image_call(ip: Any, offline_server: Any, tmp_path: Any) -> None:
+    ip.run_line_magic("config", f"Haoee.media_dir = {str(tmp_path)!r}")
+    with capture_output():
+        ip.run_cell_magic("haoee", "image", "A red circle")
+    before = len(offline_server.requests)
+    with pytest.raises(
+        UsageError, match=r"^Call #1 went to /images/generations; %haoee rerun sends text calls again; run"
+    ):
+        line_magic(ip, "rerun 1")
+    assert len(offline_server.requests) == before
+    (line,) = [line for line in line_magic(ip, "help").stdout.splitlines() if line.startswith("%haoee rerun")]
+    assert "Send a logged text call again" in line
 
 
 def test_the_form_path_logs_too(ip: Any, offline_server: Any, state: Any) -> None:

@@ -58,13 +58,15 @@ def history(state: ShellState, args: argparse.Namespace) -> None:
     argument("-m", "--model", metavar="MODEL", help="send it to this model instead of the one it went to"),
 )
 def rerun(state: ShellState, args: argparse.Namespace) -> None:
-    """Send a logged call again (its exact request), shown and logged as a new call."""
+    """Send a logged text call again (its exact request), shown and logged as a new call; an image or video cell runs again as a cell."""
     try:
         entry = state.call_log.get(args.id)
     except StoreError as e:
         raise UsageError(str(e)) from e
     if entry.endpoint not in (RESPONSES, CHAT_COMPLETIONS):
-        raise UsageError(f"Call {entry.label} went to {entry.endpoint}; %haoee rerun sends text calls again")
+        raise UsageError(
+            f"Call {entry.label} went to {entry.endpoint}; %haoee rerun sends text calls again; run its image or video cell again instead"
+        )
     body: dict[str, Any] = dict(entry.request)
     if not body.get("input"):
         raise UsageError(f"Call {entry.label} has no request kept in the log to send again")
