@@ -226,7 +226,7 @@ def test_quickstart_config_sets_defaults_and_names_their_sources(quickstart: Exe
     rows = {line.split()[0]: line for line in table.splitlines()}
     assert rows["temperature"].split()[1:] == ["0.2", "%config", "Haoee.temperature"]
     assert rows["base_url"].endswith("%haoee offline") and rows["model"].endswith("default")
-    assert "offline-demo" not in table  # the key masked
+    assert "offline-demo-not-a-secret" not in table  # the key masked
     markdown = only_display(quickstart.cell("%%haoee\nWhat does a learning rate do?"))["text/markdown"]
     assert "Following your instructions: Answer in at most three sentences." in markdown
     # set back to empty in the next cell: later answers follow no instructions
@@ -245,7 +245,7 @@ def test_quickstart_cut_answer_and_dry_run(quickstart: Executed) -> None:
     assert plain.startswith("Dry run: nothing was sent.")
     assert '"model": "gpt-5.2"' in plain and '"effort": "low"' in plain
     assert '"input": "Summarize gradient descent in one sentence."' in plain
-    assert re.search(r"^Authorization: Bearer …+$", plain, re.M) and "offline-demo" not in plain
+    assert re.search(r"^Authorization: Bearer sk-…cret$", plain, re.M) and "offline-demo-not" not in plain
 
 
 def test_quickstart_python_client_and_usage_table(quickstart: Executed) -> None:
@@ -410,7 +410,7 @@ def test_executed_outputs_hold_no_key(quickstart: Executed, prototyping: Execute
     for executed in (quickstart, prototyping, teaching):
         for code_cell in executed.notebook.cells:
             for output in code_cell.get("outputs", []):
-                assert "offline-demo" not in json.dumps(output), code_cell.source[:60]
+                assert "offline-demo-not" not in json.dumps(output), code_cell.source[:60]
 
 
 # --- scripts/run_notebooks.py (make demo) -------------------------------------------------------
