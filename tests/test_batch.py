@@ -5,6 +5,7 @@ the cache and the call log."""
 from __future__ import annotations
 
 import _thread
+import re
 import threading
 from typing import Any
 
@@ -42,6 +43,8 @@ def test_a_dataframe_in_gives_a_copy_with_an_answer_column(ip: Any, offline_serv
     assert summary["text/markdown"].startswith("**Batch over books: 3 rows**")
     assert "3 done · 0 failed" in summary["text/plain"] and "3 requests" in summary["text/plain"]
     assert "| Dune | 1965 |" in summary["text/markdown"]  # the first rows of the result
+    # each answer as a plain-text preview of its first line: no Markdown markers inside the table
+    assert "| a | Dune | 1965 | Offline demo answer |" in summary["text/markdown"]
     assert "The result is in out (a DataFrame with column answer)." in summary["text/plain"]
 
 
@@ -65,11 +68,21 @@ def test_progress_is_shown_then_replaced_by_the_summary(ip: Any, offline_server:
     captured = ask(ip, "--over items --concurrency 1", "Say {item}")
     shown = publishes(captured)
     first, last = shown[0], shown[-1]
-    assert first["data"]["text/plain"].startswith("0/8 done") and "<div" in first["data"]["text/html"]
+    assert first["data"]["text/plain"].startswith("0/8 finished") and "<div" in first["data"]["text/html"]
     updates = [p for p in shown[1:-1] if "rows/s" in p["data"]["text/plain"]]
     assert updates and all(p.get("update") for p in shown[1:])  # one output, updated in place
     assert last["data"]["text/plain"].startswith("Batch over items: 8 rows")
     assert "tokens" in first["data"]["text/plain"]
+
+
+def test_progress_counts_failed_rows_as_the_summary_does(ip: Any, offline_server: Any) -> None:
+    offline_server.latency_ms = 100  # one at a time: the bar is shown after the first row failed
+    offline_server.inject("500")
+    ip.user_ns["items"] = list(range(4))
+    shown = publishes(ask(ip, "--over items --concurrency 1", "Say {item}"))
+    bars = [p["data"]["text/plain"] for p in shown[:-1] if "failed" in p["data"]["text/plain"]]
+    assert bars and all(re.match(r"[1-4]/4 finished · [0-3] done · 1 failed · ", bar) for bar in bars), bars
+    assert "3 done · 1 failed" in shown[-1]["data"]["text/plain"]
 
 
 def test_every_other_option_applies_to_each_row(ip: Any, offline_server: Any) -> None:

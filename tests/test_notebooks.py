@@ -282,7 +282,7 @@ def test_prototyping_template_from_variables(prototyping: Executed) -> None:
 def test_prototyping_batch_shows_progress_then_a_result_column(prototyping: Executed) -> None:
     batch = prototyping.cell("%%haoee --over reviews")
     bars = [d for _, d in prototyping.sent(batch) if "haoee-progress" in d.get("text/html", "")]
-    assert bars and re.search(r"^0/4 done", bars[0]["text/plain"]), "a progress bar from the start"
+    assert bars and re.search(r"^0/4 finished", bars[0]["text/plain"]), "a progress bar from the start"
     summary = only_display(batch)
     assert "text/html" not in summary or "haoee-progress" not in summary["text/html"]  # replaced by the summary
     assert summary["text/plain"].startswith("Batch over reviews: 4 rows\n4 done · 0 failed · ")

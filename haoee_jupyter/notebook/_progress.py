@@ -37,11 +37,12 @@ class Counts:
     tokens: int = 0  # tokens the sent requests spent
 
     def facts(self, elapsed: float) -> str:
-        """``37/300 done · 1 failed · 12,345 tokens · 25.3 rows/s · 1.5 s``."""
+        """``37/300 finished · 36 done · 1 failed · 12,345 tokens · 25.3 rows/s · 1.5 s``: done and
+        failed as the summary counts them."""
         finished = self.done + self.failed
-        parts = [f"{finished:,}/{self.total:,} done"]
+        parts = [f"{finished:,}/{self.total:,} finished"]
         if self.failed:
-            parts.append(f"{self.failed:,} failed")
+            parts += [f"{self.done:,} done", f"{self.failed:,} failed"]
         if self.cached:
             parts.append(f"{self.cached:,} from the cache")
         if self.reused:

@@ -3,6 +3,7 @@ usage, wall time and requests per second, and where the result is."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from ..render import bundle
@@ -69,6 +70,22 @@ def _cell(value: Any) -> str:
     return shorten(str(value), WIDTH)
 
 
+_BLOCK_MARK = re.compile(r"^\s*(?:#{1,6}\s+|>\s*|[-*+]\s+|\d+[.)]\s+|`{3,}\w*\s*)+")
+_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
+_EMPHASIS = re.compile(r"(?<![\w*_~])[*_~]+|[*_~]+(?![\w*_~])|`+")
+
+
+def _preview(value: Any) -> str:
+    """An answer in a table cell: its first line as plain text (Markdown markers dropped)."""
+    if not isinstance(value, str):
+        return _cell(value)
+    for line in value.splitlines():
+        text = _EMPHASIS.sub("", _LINK.sub(r"\1", _BLOCK_MARK.sub("", line))).strip()
+        if text:
+            return shorten(text, WIDTH)
+    return ""
+
+
 def _head(batch: Batch, result: Any) -> tuple[list[str], list[list[str]]]:
     """The first rows of the result: index, the item (or two of a DataFrame's columns), the answers."""
     rows = batch.rows
@@ -79,15 +96,15 @@ def _head(batch: Batch, result: Any) -> tuple[list[str], list[list[str]]]:
         headers = ["", *inputs, *answers]
         frame = result.head(count)
         table = [
-            [_cell(label), *(_cell(frame[c].iloc[k]) for c in inputs), *(_cell(frame[c].iloc[k]) for c in answers)]
+            [_cell(label), *(_cell(frame[c].iloc[k]) for c in inputs), *(_preview(frame[c].iloc[k]) for c in answers)]
             for k, label in enumerate(frame.index)
         ]
         return headers, table
     models = batch.models
     if len(models) > 1:
         headers = ["", "item", *models]
-        table = [[str(i), _cell(rows.items[i]), *(_cell(result[i].get(m)) for m in models)] for i in range(count)]
+        table = [[str(i), _cell(rows.items[i]), *(_preview(result[i].get(m)) for m in models)] for i in range(count)]
     else:
         headers = ["", "item", "answer"]
-        table = [[_cell(rows.labels[i]), _cell(rows.items[i]), _cell(result[i])] for i in range(count)]
+        table = [[_cell(rows.labels[i]), _cell(rows.items[i]), _preview(result[i])] for i in range(count)]
     return headers, table
