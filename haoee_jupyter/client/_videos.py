@@ -139,7 +139,7 @@ class Video:
         """The clip's length (the wire sends it as a string, ``"4"``)."""
         value = self.raw.get("seconds")
         if isinstance(value, int) and not isinstance(value, bool):
-            return value
+            return value if value >= 0 else None
         return int(value) if isinstance(value, str) and _whole_number(value) else None
 
     @property
