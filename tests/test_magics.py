@@ -333,6 +333,15 @@ def test_web_lists_sources_as_links_under_the_answer(ip: InteractiveShell) -> No
         assert f"{number}. {citation.title} <{citation.url}>" in bundle["text/plain"]
 
 
+@pytest.mark.parametrize("instructions", ["", "-i 'Be brief.'"])
+def test_web_source_titles_of_a_long_question_end_at_a_word(ip: InteractiveShell, instructions: str) -> None:
+    question = "What changed in the latest stable release of the Python programming language and why"
+    ask(ip, f"--web {instructions}", question)
+    for citation in ip.user_ns["haoee_response"].citations:
+        shown, site = citation.title.split("… – ")
+        assert question.startswith(shown + " ") and len(shown) < 60 and site.startswith("Example ")
+
+
 def test_out_stores_the_answer_text(ip: InteractiveShell) -> None:
     ask(ip, "-o answer")
     assert ip.user_ns["answer"] == ip.user_ns["haoee_response"].text

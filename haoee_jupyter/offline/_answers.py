@@ -264,6 +264,16 @@ def search_query(prompt: Prompt) -> str:
     return excerpt(prompt.text, 100) or "offline demo"
 
 
+def _title(text: str, limit: int) -> str:
+    """A search title: like :func:`excerpt`, but cut at a word (a title never ends mid-word)."""
+    flat = " ".join(text.split())
+    if len(flat) <= limit:
+        return flat
+    cut = flat[:limit]
+    space = cut.rfind(" ")
+    return (cut[:space] if space > limit // 3 else cut[: limit - 1]).rstrip(" ,;:.-–") + "…"
+
+
 def _web_search_answer(request: AnswerRequest) -> Answer:
     query = search_query(request.prompt)
     slug = _slug(query)
@@ -277,11 +287,11 @@ def _web_search_answer(request: AnswerRequest) -> Answer:
         builder.add(
             "Offline"
             if one_word
-            else f"_Offline demo, brief as instructed:_ “{excerpt(query, 60)}” has {len(sources)} sources"
+            else f"_Offline demo, brief as instructed:_ “{_title(query, 60)}” has {len(sources)} sources"
         )
         for domain, url_template, site, _covers in sources:
             builder.add(" ")
-            builder.add_link(domain, url_template.format(slug=slug), f"{excerpt(query, 60)} – {site}")
+            builder.add_link(domain, url_template.format(slug=slug), f"{_title(query, 60)} – {site}")
         builder.add(".")
         return builder.answer()
     builder.add(
@@ -289,11 +299,11 @@ def _web_search_answer(request: AnswerRequest) -> Answer:
         "_Offline demo output: no search left this machine; the sources below are made-up "
         "pages on reserved example domains._\n\n"
         f"{_context_lines(request)}"
-        f"I searched for **“{excerpt(query, 80)}”** and found {len(sources)} sources:\n\n"
+        f"I searched for **“{_title(query, 80)}”** and found {len(sources)} sources:\n\n"
     )
     for domain, url_template, site, covers in sources:
         builder.add(f"- _{site}_ has {covers} ")
-        builder.add_link(domain, url_template.format(slug=slug), f"{excerpt(query, 60)} – {site}")
+        builder.add_link(domain, url_template.format(slug=slug), f"{_title(query, 60)} – {site}")
         builder.add(".\n")
     builder.add("\n| Source | What it covers |\n|---|---|\n")
     for domain, _url, _site, covers in sources:
