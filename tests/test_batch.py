@@ -273,6 +273,12 @@ def test_answers_never_overwrite_a_column_of_the_dataframe(ip: Any, offline_serv
             ask(ip, f"--over {name} -o out {flags}", "About {title}")
     assert posts(offline_server) == [] and "out" not in ip.user_ns
     assert list(ip.user_ns["noted"]["answer"]) == ["mine"]
+    message = (
+        r"^Row 0: \{nosuchcol\} refers to 'nosuchcol', which is not a column of books \(its columns: title, year\)"
+    )
+    with pytest.raises(UsageError, match=message):
+        ask(ip, "--over books", "About {nosuchcol}")
+    assert posts(offline_server) == []
     ask(ip, "--over noted -o out --column reply", "About {title}")  # what the message says works
     assert list(ip.user_ns["out"].columns) == ["title", "answer", "reply"]
 

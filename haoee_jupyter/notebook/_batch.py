@@ -110,6 +110,13 @@ class Batch:
             names = ChainMap(self.rows.namespace(row), self.state.namespace)  # the row's names first
             return prepare(self.template, self.options[j], self.state, names)
         except PrepareError as e:
+            name = getattr(e.__cause__, "undefined", None)
+            if name and self.rows.kind == "frame":  # most likely a column's name, mistyped
+                columns = ", ".join(self.rows.columns)
+                raise BatchError(
+                    f"Row {self.rows.labels[row]!r}: {{{name}}} refers to {name!r}, which is not a column of {self.rows.name} "
+                    f"(its columns: {columns}) nor a variable; write {{{{{name}}}}} for literal braces"
+                ) from e
             raise BatchError(f"Row {self.rows.labels[row]!r}: {e}") from e
 
     def key(self) -> str:

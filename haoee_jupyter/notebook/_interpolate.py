@@ -32,7 +32,10 @@ _CODE = re.compile(
 
 
 class InterpolationError(Exception):
-    """A reference that could not be filled; the message names it and how to escape braces."""
+    """A reference that could not be filled; the message names it and how to escape braces.
+    ``undefined`` is the name it refers to when that name is not defined."""
+
+    undefined: str | None = None
 
 
 def _is_reference(node: ast.AST) -> bool:
@@ -87,10 +90,12 @@ def interpolate(template: str, namespace: Mapping[str, Any]) -> str:
             return match.group(0)
         name = _root(tree)
         if name not in namespace and name not in ("In", "Out"):
-            raise InterpolationError(
+            error = InterpolationError(
                 f"{{{expression.strip()}}} refers to {name!r}, which is not defined. Define it in a cell first, "
                 f"write {{{{{expression.strip()}}}}} for literal braces, or use --raw to send the text as is"
             )
+            error.undefined = name
+            raise error
         try:
             value = eval(compile(ast.Expression(tree), "<prompt>", "eval"), {"__builtins__": {}}, namespace)
         except Exception as e:  # the user's own objects can raise anything
