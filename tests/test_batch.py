@@ -126,6 +126,20 @@ def test_a_failure_stays_in_its_place_and_retry_failed_sends_only_it(ip: Any, of
     assert all(isinstance(answer, str) for answer in ip.user_ns["out"]) and "> Say one" in ip.user_ns["out"][0]
 
 
+def test_retry_failed_with_nothing_failed_sends_nothing_and_keeps_haoee_response(ip: Any, offline_server: Any) -> None:
+    ip.user_ns["items"] = ["one", "two"]
+    ask(ip, "--over items -o out", "Say {item}")
+    response, usage, answers = ip.user_ns["haoee_response"], ip.user_ns["haoee_usage"], list(ip.user_ns["out"])
+    before = len(posts(offline_server))
+    captured = ask(ip, "--over items -o out --retry-failed", "Say {item}")
+    assert len(posts(offline_server)) == before
+    assert publishes(captured)[-1]["data"]["text/plain"] == (
+        "Nothing to retry: all 2 answers of out are there; nothing was sent."
+    )
+    assert ip.user_ns["haoee_response"] is response and ip.user_ns["haoee_usage"] is usage
+    assert ip.user_ns["out"] == answers
+
+
 def test_retry_failed_in_a_dataframe_keeps_the_answers_it_has(ip: Any, offline_server: Any) -> None:
     ip.user_ns["books"] = pd.DataFrame(BOOKS)
     ask(ip, "--over books -o out --column summary", "About {title}")

@@ -215,12 +215,21 @@ def _refuse_clash(rows: Rows, columns: list[str], fields: list[str]) -> None:
 def run_batch(template: str, options: Any, state: ShellState, models: list[str], *, cell: int | None = None) -> Any:
     """Run the batch and show its progress, then its summary; returns (and publishes) the result."""
     batch = Batch(template, options, state, models, cell)
-    batch.open_run()
     todo = batch.results.todo()
+    where = options.out or RESULTS_VAR
+    if not todo:  # --retry-failed with every row answered: nothing sent, haoee_response left as it was
+        result = batch.results.result()
+        state.namespace[RESULTS_VAR] = result
+        if options.out:
+            state.namespace[options.out] = result
+        size = len(batch.results.values)
+        line = f"Nothing to retry: all {size:,} answers of {where} are there; nothing was sent."
+        state.show(line, line)
+        return result
+    batch.open_run()
     batch.counts.total = len(todo)
     progress = Progress(state.shell, batch.counts)
     workers = min(options.concurrency or state.settings.concurrency, max(len(todo), 1))
-    where = options.out or RESULTS_VAR
     interrupted = False
     executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="haoee-batch")
     try:
