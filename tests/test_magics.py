@@ -521,7 +521,7 @@ def test_chats_are_separate_and_reset_forgets_all(
     assert posts(offline_server)[2]["previous_response_id"] == first_a
     assert "Earlier you asked: “one”" in ip.user_ns["haoee_response"].text
     captured = line_magic(ip, "reset")
-    assert "Forgot 2 chat(s)" in captured.stdout
+    assert "Forgot 2 chats." in captured.stdout
     assert state.session.chats == {}
     assert "No chats yet" in everything_shown(line_magic(ip, "chats"))
     with pytest.raises(UsageError, match="No chat named 'ghost'.*%haoee chats"):

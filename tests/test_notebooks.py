@@ -218,7 +218,9 @@ def test_quickstart_conversation(quickstart: Executed) -> None:
         "Turn 2 of this conversation. Earlier you asked: “What is a prime number?”"
         in only_display(second)["text/markdown"]
     )
-    assert re.match(r"lesson: 2 turns, last resp_\w+", only_display(quickstart.cell("%haoee chats"))["text/plain"])
+    assert re.match(
+        r"lesson: 2 turns, continues from resp_\w+", only_display(quickstart.cell("%haoee chats"))["text/plain"]
+    )
 
 
 def test_quickstart_config_sets_defaults_and_names_their_sources(quickstart: Executed) -> None:

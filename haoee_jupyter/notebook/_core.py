@@ -6,7 +6,7 @@ The magic, the form (and batch runs and comparisons) all call the same functions
     call = run(prepared, state, view)             # blocking, for a cell (Ctrl-C: Interrupted)
     call = await arun(prepared, state, view)      # a task on the kernel's loop, for a form
     value = answer_value(call, prepared)          # the text, or the parsed JSON / schema object
-    text = request_text(prepared, state)          # --dry-run: the exact request, key masked
+    text = request_text(prepared, state)          # --dry-run (in _dry_run): the exact request, key masked
     send(prepared, state, call, client)           # a batch row or a comparison's column, in a thread
     log_call(state, call)                         # the call log (run and arun do it themselves)
 
@@ -16,14 +16,13 @@ and nothing is sent; ``--refresh`` sends it and replaces the cached answer.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ..client import _settings
-from ..client._exceptions import ConfigurationError, HaoeeError, MissingAPIKeyError
+from ..client._exceptions import ConfigurationError, HaoeeError
 from ._display import parse_json
 from ._inputs import InputError, image_url, schema_format
 from ._interpolate import InterpolationError, interpolate
@@ -107,7 +106,7 @@ def prepare(template: str, options: Any, state: ShellState, namespace: Any = Non
     )
     prepared.body = build_body(prepared, state.session)
     if options.api == "chat":
-        _chat_body(prepared)  # what this wire cannot say is refused before anything is sent
+        chat_body(prepared)  # what this wire cannot say is refused before anything is sent
     return prepared
 
 
@@ -116,7 +115,7 @@ def endpoint(prepared: Prepared) -> str:
     return CHAT_COMPLETIONS if prepared.options.api == "chat" else RESPONSES
 
 
-def _chat_body(prepared: Prepared) -> dict[str, Any]:
+def chat_body(prepared: Prepared) -> dict[str, Any]:
     """The ``/v1/chat/completions`` body of a prepared call, as ``respond(api="chat")`` sends it."""
     from ..client import _chat, _responses
 
@@ -365,48 +364,3 @@ def _finish(throttle: Throttle, state: ShellState, prepared: Prepared) -> None:
     state.session.record(call, state.namespace)
     log_call(state, call, enabled=getattr(prepared.options, "log", None))
     throttle.view.update(call, True)
-
-
-# --- the dry run ----------------------------------------------------------------------------
-
-
-def request_text(prepared: Prepared, state: ShellState) -> str:
-    """The exact HTTP request a call would send: method and URL, every header (the key masked)
-    and the JSON body (long ``data:`` URLs shortened)."""
-    from ..client import _responses
-
-    client = state.client()
-    fields = {key: value for key, value in prepared.body.items() if key not in ("model", "input")}
-    body = _responses.body(
-        prepared.body["input"], prepared.body["model"], prepared.stream, fields
-    )  # as respond builds it
-    if prepared.options.api == "chat":
-        body = _chat_body(prepared)
-    path = endpoint(prepared)
-    try:
-        request = client.build_request("POST", path, json=body, stream=prepared.stream)
-        key = None
-    except MissingAPIKeyError:
-        # Show the request all the same, with a stand-in key, and say that none is set.
-        stand_in = type(client)(api_key="not-set", base_url=client.base_url)
-        request = stand_in.build_request("POST", path, json=body, stream=prepared.stream)
-        key = "(not set: run %haoee key)"
-    headers = []
-    for raw_name, raw_value in request.headers.raw:  # as sent, with the names' own capitals
-        name, value = raw_name.decode("latin-1"), raw_value.decode("latin-1")
-        if name.lower() == "authorization":
-            value = key or "Bearer " + _settings.mask(value)
-        headers.append(f"{name}: {value}")
-    shown = _shorten(json.loads(request.content))
-    return "\n".join([f"{request.method} {request.url}", *headers, "", json.dumps(shown, indent=2, ensure_ascii=False)])
-
-
-def _shorten(value: Any) -> Any:
-    """Data URLs are long: show their start and size."""
-    if isinstance(value, str) and value.startswith("data:") and len(value) > 80:
-        return f"{value[:40]}… ({len(value):,} characters)"
-    if isinstance(value, list):
-        return [_shorten(item) for item in value]
-    if isinstance(value, dict):
-        return {key: _shorten(item) for key, item in value.items()}
-    return value

@@ -25,10 +25,10 @@ from ._core import (
     PrepareError,
     answer_value,
     prepare,
-    request_text,
     run,
 )
 from ._display import FORMATS, NotebookView, TerminalView, extract_code, in_terminal
+from ._dry_run import request_text
 from ._media import media_cell
 from ._media_options import COMMANDS as MEDIA_COMMANDS
 from ._next_cell import place_code

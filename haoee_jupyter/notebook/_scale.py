@@ -15,7 +15,8 @@ from IPython.core.error import UsageError
 from ..client import _settings
 from ._batch import run_batch
 from ._compare import CompareError, compare, model_names
-from ._core import AnswerError, EmptyPromptError, PrepareError, prepare, request_text
+from ._core import AnswerError, EmptyPromptError, PrepareError, prepare
+from ._dry_run import request_text
 from ._rows import BatchError
 
 if TYPE_CHECKING:
