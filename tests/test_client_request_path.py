@@ -375,12 +375,10 @@ def test_a_billed_job_is_sent_again_only_when_the_connection_was_never_made(no_b
     client = Client(api_key=KEY, transport=httpx.MockTransport(handler), max_retries=3)
 
     def create() -> Any:
-        return client._request(
-            "POST", "/videos", data={"model": "sora-2", "prompt": "p"}, idempotent=False, read=_base.JSONReader()
-        )
+        return client.create_video("p")
 
     faults[:] = [httpx.ConnectError("refused"), httpx.ConnectTimeout("timed out")]
-    assert create()["id"] == "video_1" and len(calls) == 3
+    assert create().id == "video_1" and len(calls) == 3
     for fault in (
         httpx.ReadError("reset"),
         httpx.RemoteProtocolError("Server disconnected without sending a response."),

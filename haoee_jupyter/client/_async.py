@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import weakref
-from collections.abc import Iterable, Mapping
+from collections.abc import Generator, Iterable, Mapping
 from typing import Any, TypeVar
 
 import httpx
@@ -13,27 +13,21 @@ import httpx
 from ._base import (
     DEFAULT_TIMEOUT,
     Api,
-    Files,
     Input,
     JSONReader,
     MapResult,
     OnResult,
     OnText,
-    Reader,
-    Redirect,
-    feed_stream,
-    finish_stream,
     keep_partial,
     map_workers,
     model_ids,
-    whole_body,
 )
 from ._calls import Call, Plan, Sleep, respond_call, single
 from ._exceptions import HaoeeError
+from ._exchange import Chunks, Close, NextChunk, ReadBody, Send, exchange
 from ._media_methods import AsyncMediaMethods
 from ._models import Response
 from ._pool import Pool, ssl_context
-from ._stream import SSEDecoder
 
 __all__ = ["AsyncClient"]
 
@@ -148,9 +142,19 @@ class AsyncClient(AsyncMediaMethods):
         """Model ids from ``GET /v1/models``, where the server offers that list."""
         return await self._run(single(Call("GET", "/models", read=JSONReader(model_ids))))
 
-    # --- the request path ----------------------------------------------------------------
+    # --- the I/O of the shared plans ------------------------------------------------------
     async def _run(self, plan: Plan[T]) -> T:
         """Like :meth:`Client._run`: the same plans, awaited (a cancellation is thrown into the plan too)."""
+        return await self._drive(plan, None)
+
+    async def _call(self, call: Call[T]) -> T:
+        http = self._pool.acquire()
+        try:
+            return await self._drive(exchange(self, call), http)
+        finally:
+            await self._release(http)
+
+    async def _drive(self, plan: Generator[Any, Any, T], http: httpx.AsyncClient | None) -> T:
         outcome: Any = None
         failure: BaseException | None = None
         while True:
@@ -159,117 +163,30 @@ class AsyncClient(AsyncMediaMethods):
             except StopIteration as stop:
                 return stop.value  # type: ignore[no-any-return]
             except HaoeeError as e:
-                # The one boundary every public method's error passes: whatever built it (a
-                # plan, a reader, the request path), the key an answer echoed is removed here.
-                self._scrub(e)
+                self._scrub(e)  # the one boundary every error passes, as in Client._drive
                 raise
             outcome = failure = None
             try:
-                if isinstance(step, Sleep):
-                    await asyncio.sleep(step.seconds)
-                else:
-                    outcome = await self._call(step)
+                outcome = await self._perform(step, http)
             except BaseException as e:
                 failure = e
 
-    async def _call(self, call: Call[T]) -> T:
-        return await self._request(
-            call.method,
-            call.path,
-            read=call.read,
-            json=call.json,
-            files=call.files,
-            data=call.data,
-            model=call.model,
-            stream=call.stream,
-            idempotent=call.idempotent,
-            headers=call.headers,
-            follow_redirects=call.follow_redirects,
-        )
-
-    async def _request(
-        self,
-        method: str,
-        path: str,
-        *,
-        read: Reader[T],
-        json: Mapping[str, Any] | None = None,
-        files: Files | None = None,
-        data: Mapping[str, Any] | None = None,
-        model: str | None = None,
-        stream: bool = False,
-        idempotent: bool = True,
-        headers: Mapping[str, str] | None = None,
-        follow_redirects: bool = False,
-    ) -> T:
-        """Like :meth:`Client._request`, awaited: how every endpoint talks to the server."""
-        request = self.build_request(
-            method, path, json=json, files=files, data=data, stream=stream, model=model, headers=headers
-        )
-        request.extensions["timeout"] = self.timeout.as_dict()
-        follow = functools.partial(self.redirect, headers=headers) if follow_redirects else None
-        http = self._pool.acquire()
-        try:
-            response, attempts = await self._send(http, request, idempotent, follow)
-            try:
-                if not stream or whole_body(response):
-                    try:
-                        body = await response.aread()
-                    except httpx.HTTPError as e:
-                        raise self._transport_error(e, "body", response.num_bytes_downloaded) from e
-                    return self._whole(read, response, body, stream)
-                return await self._read_stream(response, read, attempts)
-            except HaoeeError as e:
-                e.attempts = max(e.attempts, attempts)
-                raise
-            finally:
-                await response.aclose()
-        finally:
-            await self._release(http)
-
-    async def _send(
-        self, http: httpx.AsyncClient, request: httpx.Request, idempotent: bool, follow: Redirect | None = None
-    ) -> tuple[httpx.Response, int]:
-        attempt = hops = 0
-        while True:
-            attempt += 1
-            try:
-                response = await http.send(request, stream=True)
-            except httpx.HTTPError as e:
-                error: HaoeeError = self._transport_error(e)
-            else:
-                if response.status_code < 300:
-                    return response, attempt
-                try:
-                    body = await response.aread()
-                except httpx.HTTPError:
-                    body = b""
-                finally:
-                    await response.aclose()
-                hop = follow(response, hops) if follow is not None else None
-                if hop is not None:
-                    request, hops, attempt = hop, hops + 1, attempt - 1  # a redirect is not a failed try
-                    continue
-                error = self._status_error(response, body)
-            delay = self.retry_delay(error, attempt, idempotent)
-            if delay is None:
-                error.attempts = attempt
-                raise error
-            await asyncio.sleep(delay)
-
-    async def _read_stream(self, response: httpx.Response, read: Reader[T], attempts: int) -> T:
-        decoder = SSEDecoder()
-        scrub = self._redactor()  # a payload is masked before it is parsed, as a whole body is
-        try:
-            async for chunk in response.aiter_bytes():
-                if feed_stream(decoder, read, chunk, scrub):
-                    return read.result()
-            return finish_stream(decoder, read, scrub)
-        except BaseException as e:
-            failure = self._stream_failure(e, read, attempts)
-            if failure is None:
-                raise
-            raise failure from e
+    async def _perform(self, step: Any, http: httpx.AsyncClient | None) -> Any:
+        """Do one step's I/O, awaited; nothing here decides."""
+        if isinstance(step, NextChunk):
+            return await anext(step.chunks, None)
+        if isinstance(step, Call):
+            return await self._call(step)
+        if isinstance(step, Sleep):
+            return await asyncio.sleep(step.seconds)
+        if isinstance(step, Close):
+            return await step.response.aclose()
+        if isinstance(step, ReadBody):
+            return await step.response.aread()
+        if isinstance(step, Chunks):
+            return step.response.aiter_bytes()
+        assert isinstance(step, Send) and http is not None
+        return await http.send(step.request, stream=True)
 
     async def _release(self, http: httpx.AsyncClient) -> None:
         for replaced in self._pool.release(http):

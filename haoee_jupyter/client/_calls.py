@@ -34,7 +34,7 @@ DOWNLOAD_HEADERS = {"Accept": "*/*"}
 
 @dataclass
 class Call(Generic[T]):
-    """One request, as the clients' ``_request`` takes it (see :meth:`~._client.Client._request`)."""
+    """One request, as :func:`~._exchange.exchange` sends and reads it."""
 
     method: str
     path: str

@@ -1,6 +1,7 @@
 """Client: the I/O around the shared request path (send, read, sleep), and ``map``.
 
-Everything that decides (headers, retries, errors, decoding) lives in ``_base``; each endpoint
+Everything that decides (headers, retries, errors, decoding) lives in ``_base`` and in the
+plan of one request (``_exchange``), whose steps ``_drive`` performs; each endpoint
 is a module (``_responses``, ``_chat``, ``_images``, ``_videos``) that builds a body and a
 :class:`~._reader.Reader`, and a call of several requests (an image link, a video job) is a plan
 of steps (``_calls``) that ``_run`` drives. AsyncClient (``_async``) is the same class with
@@ -12,7 +13,7 @@ from __future__ import annotations
 import functools
 import time
 import weakref
-from collections.abc import Iterable, Mapping
+from collections.abc import Generator, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any, TypeVar
 
@@ -22,27 +23,21 @@ from ._async import AsyncClient
 from ._base import (
     DEFAULT_TIMEOUT,
     Api,
-    Files,
     Input,
     JSONReader,
     MapResult,
     OnResult,
     OnText,
-    Reader,
-    Redirect,
-    feed_stream,
-    finish_stream,
     keep_partial,
     map_workers,
     model_ids,
-    whole_body,
 )
 from ._calls import Call, Plan, Sleep, respond_call, single
 from ._exceptions import HaoeeError
+from ._exchange import Chunks, Close, NextChunk, ReadBody, Send, exchange
 from ._media_methods import MediaMethods
 from ._models import Response
 from ._pool import Pool, ssl_context
-from ._stream import SSEDecoder
 
 __all__ = ["DEFAULT_TIMEOUT", "AsyncClient", "Client"]
 
@@ -194,9 +189,20 @@ class Client(MediaMethods):
         """Model ids from ``GET /v1/models``, where the server offers that list."""
         return self._run(single(Call("GET", "/models", read=JSONReader(model_ids))))
 
-    # --- the request path ----------------------------------------------------------------
+    # --- the I/O of the shared plans ------------------------------------------------------
     def _run(self, plan: Plan[T]) -> T:
         """Drive a plan (``_calls``): send each Call, sleep each Sleep, throw each failure back into it."""
+        return self._drive(plan, None)
+
+    def _call(self, call: Call[T]) -> T:
+        """One request, its steps (``_exchange``) performed on a connection of the pool."""
+        http = self._pool.acquire()
+        try:
+            return self._drive(exchange(self, call), http)
+        finally:
+            self._release(http)
+
+    def _drive(self, plan: Generator[Any, Any, T], http: httpx.Client | None) -> T:
         outcome: Any = None
         failure: BaseException | None = None
         while True:
@@ -211,126 +217,26 @@ class Client(MediaMethods):
                 raise
             outcome = failure = None
             try:
-                if isinstance(step, Sleep):
-                    time.sleep(step.seconds)
-                else:
-                    outcome = self._call(step)
-            except BaseException as e:  # Ctrl-C too: the plan names the job it interrupts
+                outcome = self._perform(step, http)
+            except BaseException as e:  # Ctrl-C too: the plan keeps what arrived, names the job
                 failure = e
 
-    def _call(self, call: Call[T]) -> T:
-        return self._request(
-            call.method,
-            call.path,
-            read=call.read,
-            json=call.json,
-            files=call.files,
-            data=call.data,
-            model=call.model,
-            stream=call.stream,
-            idempotent=call.idempotent,
-            headers=call.headers,
-            follow_redirects=call.follow_redirects,
-        )
-
-    def _request(
-        self,
-        method: str,
-        path: str,
-        *,
-        read: Reader[T],
-        json: Mapping[str, Any] | None = None,
-        files: Files | None = None,
-        data: Mapping[str, Any] | None = None,
-        model: str | None = None,
-        stream: bool = False,
-        idempotent: bool = True,
-        headers: Mapping[str, str] | None = None,
-        follow_redirects: bool = False,
-    ) -> T:
-        """Send one request and read its answer with ``read``: how every endpoint talks to the server.
-
-        An endpoint gives the method and path (relative to the base URL), a body (``json``, or
-        ``files`` and ``data`` for multipart), ``stream=True`` for an SSE answer, and a
-        :class:`~._base.Reader` that turns the JSON body (``read.json``) or each stream event
-        (``read.event``, then ``read.result``) into its result. Headers, the key, timeouts,
-        retries and the mapping of every failure to a HaoeeError happen here.
-
-        ``idempotent=False`` is for a request that starts a billed job (creating a video): it
-        is sent again only when the connection was never made, never once the server may have
-        accepted it. ``follow_redirects`` is for downloads: each hop is built anew, so the key
-        goes only to the API's own origin.
-
-        >>> self._request("POST", "/images/generations", json={"model": m, "prompt": p}, read=ImagesReader())
-        """
-        request = self.build_request(
-            method, path, json=json, files=files, data=data, stream=stream, model=model, headers=headers
-        )
-        request.extensions["timeout"] = self.timeout.as_dict()
-        follow = functools.partial(self.redirect, headers=headers) if follow_redirects else None
-        http = self._pool.acquire()
-        try:
-            response, attempts = self._send(http, request, idempotent, follow)
-            try:
-                if not stream or whole_body(response):
-                    try:
-                        body = response.read()
-                    except httpx.HTTPError as e:
-                        raise self._transport_error(e, "body", response.num_bytes_downloaded) from e
-                    return self._whole(read, response, body, stream)
-                return self._read_stream(response, read, attempts)
-            except HaoeeError as e:
-                e.attempts = max(e.attempts, attempts)
-                raise
-            finally:
-                response.close()
-        finally:
-            self._release(http)
-
-    def _send(
-        self, http: httpx.Client, request: httpx.Request, idempotent: bool, follow: Redirect | None = None
-    ) -> tuple[httpx.Response, int]:
-        """Send until the answer begins with a success status; retries as ``retry_delay`` decides."""
-        attempt = hops = 0
-        while True:
-            attempt += 1
-            try:
-                response = http.send(request, stream=True)
-            except httpx.HTTPError as e:
-                error: HaoeeError = self._transport_error(e)
-            else:
-                if response.status_code < 300:
-                    return response, attempt
-                try:
-                    body = response.read()
-                except httpx.HTTPError:
-                    body = b""
-                finally:
-                    response.close()
-                hop = follow(response, hops) if follow is not None else None
-                if hop is not None:
-                    request, hops, attempt = hop, hops + 1, attempt - 1  # a redirect is not a failed try
-                    continue
-                error = self._status_error(response, body)
-            delay = self.retry_delay(error, attempt, idempotent)
-            if delay is None:
-                error.attempts = attempt
-                raise error
-            time.sleep(delay)
-
-    def _read_stream(self, response: httpx.Response, read: Reader[T], attempts: int) -> T:
-        decoder = SSEDecoder()
-        scrub = self._redactor()  # a payload is masked before it is parsed, as a whole body is
-        try:
-            for chunk in response.iter_bytes():
-                if feed_stream(decoder, read, chunk, scrub):
-                    return read.result()
-            return finish_stream(decoder, read, scrub)
-        except BaseException as e:
-            failure = self._stream_failure(e, read, attempts)
-            if failure is None:
-                raise
-            raise failure from e
+    def _perform(self, step: Any, http: httpx.Client | None) -> Any:
+        """Do one step's I/O, blocking; nothing here decides."""
+        if isinstance(step, NextChunk):
+            return next(step.chunks, None)
+        if isinstance(step, Call):
+            return self._call(step)
+        if isinstance(step, Sleep):
+            return time.sleep(step.seconds)
+        if isinstance(step, Close):
+            return step.response.close()
+        if isinstance(step, ReadBody):
+            return step.response.read()
+        if isinstance(step, Chunks):
+            return step.response.iter_bytes()
+        assert isinstance(step, Send) and http is not None
+        return http.send(step.request, stream=True)
 
     def _release(self, http: httpx.Client) -> None:
         for replaced in self._pool.release(http):

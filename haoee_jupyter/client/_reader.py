@@ -18,7 +18,7 @@ class Reader(Generic[T]):
     """How an endpoint reads a successful answer: a whole JSON body, or a stream of SSE ``data`` payloads.
 
     An endpoint subclasses it (or uses :class:`JSONReader`) and passes one to the client's
-    ``_request``. The client does the I/O and calls these; they never touch the network.
+    call (``_calls.Call``); the shared plan (``_exchange``) calls these, the clients only do its I/O.
     """
 
     def json(self, data: Any) -> T:

@@ -1,6 +1,6 @@
 """The ``POST /v1/responses`` endpoint: its request body and how its answer is read.
 
-The clients' ``respond`` is this module plus their ``_request``; later endpoints (chat
+The clients' ``respond`` is this module plus the shared ``_exchange``; later endpoints (chat
 completions, images, videos) are modules of the same shape.
 """
 
