@@ -30,7 +30,13 @@ def test_an_identical_request_is_answered_from_the_cache_and_sends_nothing(ip: A
     assert (total.calls, total.cached_calls, total.saved_tokens) == (2, 1, usage.total_tokens)
     assert total.total_tokens == usage.total_tokens, "no new tokens spent on the cached call"
     table = publishes(line_magic(ip, "usage"))[-1]["data"]["text/markdown"]
-    assert "| cached |" in table and f"{usage.total_tokens:,} tokens saved" in table
+    assert "| cached |" in table and f"{usage.total_tokens:,} tokens saved (in parentheses)" in table
+    # the cached row's tokens are in parentheses: the rows that count add up to the total row
+    first_row, cached_row, total_row = [line for line in table.splitlines() if "Explain" in line or "**total**" in line]
+    u = usage
+    assert f"| {u.input_tokens:,} | {u.output_tokens:,} | {u.total_tokens:,} |" in first_row
+    assert f"| ({u.input_tokens:,}) | ({u.output_tokens:,}) | ({u.total_tokens:,}) |" in cached_row
+    assert f"| {u.input_tokens:,} | {u.output_tokens:,} | {u.total_tokens:,} |" in total_row
 
 
 def test_any_difference_in_the_request_is_a_miss(ip: Any, offline_server: Any) -> None:
@@ -117,3 +123,10 @@ def test_a_batch_and_a_comparison_use_it_too(ip: Any, offline_server: Any) -> No
     captured = ask(ip, "--cache --models gpt-4.1,qwen3-max", "Hello")
     assert len(posts(offline_server)) == 2
     assert publishes(captured)[-1]["data"]["text/plain"].count("cached: nothing sent") == 2
+
+
+def test_usage_in_plain_text_shows_a_prompt_as_written(ip: Any, offline_server: Any) -> None:
+    ask(ip, "", 'Say "hi" & <bye>')
+    shown = publishes(line_magic(ip, "usage"))[-1]["data"]
+    assert '| Say "hi" & <bye> |' in shown["text/plain"] and "&quot;" not in shown["text/plain"]
+    assert "| Say &quot;hi&quot; &amp; &lt;bye&gt; |" in shown["text/markdown"]

@@ -255,9 +255,10 @@ class Session:
             namespace[USAGE_VAR] = call.usage
             namespace[TOTAL_VAR] = self.total
 
-    def usage_table(self) -> str:
+    def usage_table(self, markdown: bool = True) -> str:
         """A Markdown table of this session's recent calls (the cell or form each came from, and
-        the start of its prompt) and its totals."""
+        the start of its prompt) and its totals; ``markdown=False``: the same for plain text (no
+        HTML escapes). A cached call's tokens are in parentheses: saved, not in the total."""
         if not self.calls:
             return "No calls yet in this session."
         lines = [
@@ -269,8 +270,12 @@ class Session:
             origin = f"In [{call.cell}]" if call.cell is not None else call.source
             latency = f"{call.latency:.1f} s" if call.latency is not None else ""
             status = "cached" if call.cached else call.status
+            tokens = [f"{n:,}" for n in (u.input_tokens, u.output_tokens, u.total_tokens)]
+            if call.cached:  # nothing spent: the tokens it saved, apart from the total
+                tokens = [f"({n})" for n in tokens]
+            model = html.escape(call.model) if markdown else call.model
             lines.append(
-                f"| {call.number} | {origin} | {_cell_text(call.prompt)} | {html.escape(call.model)} | {status} | {u.input_tokens:,} | {u.output_tokens:,} | {u.total_tokens:,} | {latency} |"
+                f"| {call.number} | {origin} | {_cell_text(call.prompt, markdown=markdown)} | {model} | {status} | {' | '.join(tokens)} | {latency} |"
             )
         t = self.total
         lines.append(
@@ -278,16 +283,18 @@ class Session:
         )
         if t.cached_calls:
             lines.append(
-                f"\n{t.cached_calls} of them answered from the response cache: nothing spent, {t.saved_tokens:,} tokens saved."
+                f"\n{t.cached_calls} of them answered from the response cache: nothing spent, {t.saved_tokens:,} tokens saved (in parentheses)."
             )
         if t.calls > len(self.calls):
             lines.append(f"\nThe table shows the last {len(self.calls)} calls; the total counts all {t.calls}.")
         return "\n".join(lines)
 
 
-def _cell_text(prompt: str, limit: int = 40) -> str:
-    """The start of a prompt, on one line, safe inside a Markdown table cell."""
+def _cell_text(prompt: str, limit: int = 40, *, markdown: bool = True) -> str:
+    """The start of a prompt, on one line, safe inside a Markdown table cell (or a plain one)."""
     text = " ".join(prompt.split())
     if len(text) > limit:
         text = text[: limit - 1].rsplit(" ", 1)[0] + "…"
+    if not markdown:
+        return text.replace("|", "\\|")
     return html.escape(text).replace("|", "\\|").replace("`", "\\`")

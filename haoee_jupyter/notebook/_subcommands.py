@@ -170,8 +170,7 @@ def key(state: ShellState, args: argparse.Namespace) -> None:
 @subcommand()
 def usage(state: ShellState, args: argparse.Namespace) -> None:
     """A table of this session's calls and token totals."""
-    table = state.session.usage_table()
-    state.show(table, table)
+    state.show(state.session.usage_table(), state.session.usage_table(markdown=False))
 
 
 @subcommand()
