@@ -580,8 +580,8 @@ def test_instructions_are_filled_as_in_the_cell(ip: InteractiveShell, offline_se
 @pytest.mark.parametrize(
     ("line", "message"),
     [
-        ("-t 3", r"--temperature must be from 0 to 2"),
-        ("-t hot", r"--temperature must be a number from 0 to 2, not 'hot'"),
+        ("-t 3", r"^--temperature must be from 0 to 2, not 3 \(see %%haoee\? for all options\)$"),
+        ("-t hot", r"^--temperature must be a number from 0 to 2, not 'hot'"),
         ("--top-p 1.5", r"--top-p must be from 0 to 1"),
         ("--max-tokens 0", r"--max-tokens must be 1 or more"),
         ("--max-tokens lots", r"--max-tokens must be a whole number"),
@@ -609,6 +609,12 @@ def test_bad_flag_or_value_is_a_usage_error_and_sends_nothing(
     with pytest.raises(UsageError, match=message):
         ask(ip, line)
     assert offline_server.requests == []
+
+
+def test_the_cell_magics_help_shows_its_usage_as_a_cell(ip: InteractiveShell) -> None:
+    doc = ip.find_cell_magic("haoee").__doc__
+    (usage,) = [line.strip() for line in doc.splitlines() if "[-m NAME]" in line][:1]
+    assert usage.startswith("%%haoee [-m NAME] [-i TEXT]")
 
 
 def test_empty_cell_is_a_usage_error(ip: InteractiveShell, offline_server: Any) -> None:

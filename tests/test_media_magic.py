@@ -213,7 +213,12 @@ def test_a_bad_image_reference_is_one_line_and_nothing_is_sent(ip: InteractiveSh
 @pytest.mark.parametrize(
     ("line", "message"),
     [
-        ("image --size 1024", r"--size must be WIDTHxHEIGHT \(e.g. 1024x1024\) or auto, not '1024'"),
+        (
+            "image --size 1024",
+            r"^%%haoee image: --size must be WIDTHxHEIGHT \(e.g. 1024x1024\) or auto, not '1024' "
+            r"\(%%haoee\? lists its options\)$",  # one short line, not the whole usage
+        ),
+        ("video --bogus", r"^%%haoee video: unrecognized arguments: --bogus \(%%haoee\? lists its options\)$"),
         ("image -n 11", "-n must be from 1 to 10, not 11"),
         ("image --quality ultra", "--quality must be one of low, medium, high"),
         ("image --temperature 1", "unrecognized arguments: --temperature 1"),

@@ -8,6 +8,7 @@ The magic is thin: its options come from the table in :mod:`._options`, the work
 from __future__ import annotations
 
 import dataclasses
+import re
 from typing import Any
 
 from IPython.core.error import UsageError
@@ -58,7 +59,7 @@ def _with_options(function: Any) -> Any:
         function = argument(*option.flags, **option.argparse_kwargs())(function)
     lines = [f"        %haoee {command.usage().removeprefix('%haoee ')}" for command in SUBCOMMANDS.values()]
     function.__doc__ += "\n        Line magic (%haoee help says what each does):\n\n" + "\n".join(lines) + "\n"
-    function = magic_arguments()(function)
+    function = magic_arguments(name="%haoee")(function)  # its usage line reads %%haoee: the cell's options
     media = []
     for command in MEDIA_COMMANDS.values():  # %%haoee image / video: the options of their own tables
         media += ["", command.usage(), f"  {command.summary}"]
@@ -203,7 +204,8 @@ class Haoee(Magics):
             words = split_line(line)
             return from_namespace(self.haoee.parser.parse_args(words))  # type: ignore[attr-defined]
         except (UsageError, OptionError) as e:
-            raise UsageError(f"{e} (see %%haoee? for all options)") from e
+            message = re.sub(r"^argument [^:]+: (?=-)", "", str(e))  # our own sentence names the option
+            raise UsageError(f"{message} (see %%haoee? for all options)") from e
 
     def _ask(self, line: str, cell: str) -> None:
         options = self._parse(line)

@@ -90,7 +90,7 @@ def media_cell(state: ShellState, command: Command, line: str, cell: str, *, cel
     try:
         given = command.parse(line)
     except OptionError as e:
-        raise UsageError(f"{e} (see %%haoee? for all options)") from e
+        raise UsageError(str(e)) from e
     try:
         prompt = interpolate(cell, state.namespace).strip()
     except InterpolationError as e:

@@ -21,11 +21,11 @@ __all__ = ["COMMANDS", "IMAGE", "IMAGE_QUALITIES", "STREAMING_IMAGE_MODELS", "VI
 
 
 class CommandParser(argparse.ArgumentParser):
-    """A command's parser: a bad line is one OptionError that shows the usage."""
+    """A command's parser: a bad line is one short OptionError that says where the options are."""
 
     def error(self, message: str) -> Any:
         message = re.sub(r"^argument [^:]+: (?=-)", "", message)  # our own sentence names the option
-        raise OptionError(f"{self.prog}: {message} (usage: {self.usage_line()})")
+        raise OptionError(f"{self.prog}: {message} (%%haoee? lists its options)")
 
     def usage_line(self) -> str:
         return " ".join(self.format_usage().split()).removeprefix("usage: ")
