@@ -510,6 +510,16 @@ def test_chat_continues_from_the_last_answer(
     assert "previous_response_id" not in posts(offline_server)[-1]
 
 
+def test_a_chat_whose_earlier_answer_is_gone_names_itself_in_the_hint(
+    ip: InteractiveShell, state: Any, offline_server: Any
+) -> None:
+    ask(ip, "--chat lesson", "What is a prime number?")
+    state.session.chats["lesson"].last_response_id = "resp_gone"  # as after the server restarted
+    with pytest.raises(HaoeeError) as info:
+        ask(ip, "--chat lesson", "And 7?")
+    assert "start the chat again with %haoee reset lesson" in str(info.value) and "NAME" not in str(info.value)
+
+
 def test_chats_are_separate_and_reset_forgets_all(
     ip: InteractiveShell, magics: Any, state: Any, offline_server: Any
 ) -> None:

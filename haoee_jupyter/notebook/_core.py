@@ -271,7 +271,7 @@ def send(
             **_arguments(prepared, on_text or call.add_text, on_reasoning or call.add_reasoning)
         )
     except HaoeeError as e:
-        _absorb(call, e)
+        _absorb(call, e, prepared.chat)
     except BaseException as e:
         _absorb(call, e)
         raise
@@ -314,7 +314,7 @@ async def arun(
             async with state.alease() as client:
                 call.response = await client.respond(**_arguments(prepared, throttle.text, throttle.reasoning))
         except (HaoeeError, asyncio.CancelledError) as e:
-            _absorb(call, e)
+            _absorb(call, e, prepared.chat)
         else:
             _keep(prepared, state, call)
     _finish(throttle, state, prepared)
@@ -330,12 +330,15 @@ def _arguments(prepared: Prepared, on_text: Callable[[str], Any], on_reasoning: 
     return arguments
 
 
-def _absorb(call: Call, error: BaseException) -> None:
-    """Keep what a failure leaves behind: the partial response, and the error itself."""
+def _absorb(call: Call, error: BaseException, chat: str | None = None) -> None:
+    """Keep what a failure leaves behind: the partial response, and the error itself (its hint
+    naming the chat it is a turn of)."""
     partial = getattr(error, "partial", None)
     if partial is not None:
         call.response = partial
     if isinstance(error, HaoeeError):
+        if chat and "%haoee reset NAME" in (error.hint or ""):
+            error.hint = error.hint.replace("%haoee reset NAME", f"%haoee reset {chat}")
         call.error = error
     else:  # KeyboardInterrupt, or the form's Stop (task cancelled)
         call.interrupted = True
