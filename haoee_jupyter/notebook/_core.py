@@ -324,7 +324,9 @@ async def arun(
 def _arguments(prepared: Prepared, on_text: Callable[[str], Any], on_reasoning: Callable[[str], Any]) -> dict[str, Any]:
     """``respond``'s arguments: the body's fields, and callbacks for the text and the reasoning."""
     arguments = {key: value for key, value in prepared.body.items() if key != "stream"}
-    arguments.update(stream=prepared.stream, on_text=on_text, on_reasoning=on_reasoning)
+    arguments["stream"] = prepared.stream
+    if prepared.stream:  # not streamed: the answer is shown once, whole, when it is done
+        arguments.update(on_text=on_text, on_reasoning=on_reasoning)
     if prepared.options.api == "chat":
         arguments["api"] = "chat"
     return arguments
