@@ -22,9 +22,9 @@ from ..client._exceptions import ConfigurationError
 from ..render import body_markdown, body_plain, bundle, footer_facts, footer_markdown, footer_plain
 from ..render._stream import CURSOR, Cut, find_cut, settle
 from ..render._text import reasoning_fold
+from ._option import FORMATS as FORMATS  # named here too: the formats this module shows
 from ._session import Call
 
-FORMATS = ("markdown", "text", "code", "json", "html", "math")
 #: What a cut answer says to raise when it hit its token limit.
 LIMIT_OPTION = "--max-tokens"
 

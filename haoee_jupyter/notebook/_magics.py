@@ -3,47 +3,40 @@
 The magic is thin: its options come from the table in :mod:`._options`, the work from
 :mod:`._core`, the subcommands from :mod:`._subcommands`, and what the shell holds from its
 :class:`~._state.ShellState` (``Haoee.state``).
+
+Loading it (``%load_ext haoee_jupyter``) imports only what registering the magic needs: the
+traits, the option tables (for ``%%haoee?``), the subcommand registry and the shell state. The
+core, the display, batches, comparisons, media cells, the call log and the cache are imported
+by the first cell or subcommand that uses them.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
 from IPython.core.magic_arguments import argument, magic_arguments
 from traitlets import All, Bool, Enum, Float, Int, TraitError, Unicode, observe, validate
 
-from ..client import _settings
-from . import _recall  # noqa: F401  (registers %haoee history, rerun and cache)
-from ._core import (
-    AnswerError,
-    EmptyPromptError,
-    Interrupted,
-    Prepared,
-    PrepareError,
-    answer_value,
-    prepare,
-    run,
-)
-from ._display import FORMATS, NotebookView, TerminalView, extract_code, in_terminal
-from ._dry_run import request_text
-from ._media import media_cell
 from ._media_options import COMMANDS as MEDIA_COMMANDS
-from ._next_cell import place_code
-from ._options import OPTION, OPTIONS, OptionError, from_namespace, split_line
-from ._scale import scale_cell, scale_models
+from ._options import FORMATS, OPTION, OPTIONS, OptionError, from_namespace, split_line
 from ._state import ShellState
 from ._state import cell_number as _cell_number
 from ._subcommands import SUBCOMMANDS, dispatch
+
+if TYPE_CHECKING:
+    from ._core import Prepared
 
 
 class _Secret(str):
     """A key whose repr is masked, so `%config Haoee` and tracebacks never show it."""
 
     def __repr__(self) -> str:
+        from ..client import _settings
+
         return repr(_settings.mask(self))
 
 
@@ -195,6 +188,8 @@ class Haoee(Magics):
             return dispatch(self.state, line)
         first, *rest = line.split(maxsplit=1) or [""]
         if first in MEDIA_COMMANDS:  # %%haoee image ... / %%haoee video ...: their own options
+            from ._media import media_cell
+
             command = MEDIA_COMMANDS[first]
             return media_cell(self.state, command, "".join(rest), cell, cell_number=_cell_number(self.shell))
         return self._ask(line, cell)
@@ -208,6 +203,10 @@ class Haoee(Magics):
             raise UsageError(f"{message} (see %%haoee? for all options)") from e
 
     def _ask(self, line: str, cell: str) -> None:
+        from ._core import AnswerError, EmptyPromptError, Interrupted, PrepareError, answer_value, prepare, run
+        from ._display import NotebookView, TerminalView, extract_code, in_terminal
+        from ._scale import scale_cell, scale_models
+
         options = self._parse(line)
         models = scale_models(options, self.state)  # refuses flags that do nothing here
         if options.over or len(models) > 1:  # a batch, or models side by side
@@ -237,6 +236,8 @@ class Haoee(Magics):
             raise call.error
         code = extract_code(call.text) if prepared.format == "code" else ""
         if code and self.shell is not None:  # the next cell, replaced on the next run (JupyterLab)
+            from ._next_cell import place_code
+
             place_code(self.shell, code, _cell_number(self.shell))
         try:
             value = answer_value(call, prepared, kept_in=out)
@@ -248,6 +249,8 @@ class Haoee(Magics):
 
     def _show_request(self, prepared: Prepared) -> None:
         # No line of it is only backticks (JSON strings escape line breaks), so a ``` fence holds it.
+        from ._dry_run import request_text
+
         text = request_text(prepared, self.state)
         self.state.show(
             f"**Dry run: nothing was sent.**\n\n```http\n{text}\n```", f"Dry run: nothing was sent.\n{text}"

@@ -13,6 +13,8 @@ import shlex
 from dataclasses import dataclass
 from typing import Any
 
+#: How an answer can be shown (``--format``, ``%config Haoee.format``); :mod:`._display` shows each.
+FORMATS = ("markdown", "text", "code", "json", "html", "math")
 REASONING_EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh", "max")
 
 #: What an option's text becomes. ``text`` is kept as given; ``switch`` is a flag (True when

@@ -19,8 +19,8 @@ import dataclasses
 from collections.abc import Iterable
 from typing import Any
 
-from ._display import FORMATS
 from ._option import (  # noqa: F401 - the names users of a table need, in one place
+    FORMATS,
     KINDS,
     REASONING_EFFORTS,
     Option,

@@ -1,11 +1,11 @@
 """``%haoee history``, ``%haoee rerun ID`` and ``%haoee cache``: the call log and the cache from a cell.
 
-Registered in the subcommand registry (``_subcommands``) when the magic loads.
+Declared (name, summary, arguments) in :mod:`._subcommands` with ``deferred``; this module is
+imported when one of them first runs.
 """
 
 from __future__ import annotations
 
-import argparse
 from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
@@ -17,29 +17,15 @@ from ._options import Options, resolve
 from ._session import CHAT_COMPLETIONS, RESPONSES
 from ._state import cell_number
 from ._store import StoreError
-from ._subcommands import argument, subcommand
 
 if TYPE_CHECKING:
+    import argparse
+
     from ._state import ShellState
 
 
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"-n must be a whole number, 1 or more, not {text}")
-    return value
-
-
-@subcommand(
-    argument("-n", type=_count, default=20, metavar="N", help="how many calls, newest first (default 20)"),
-    argument("--search", metavar="TEXT", help="only calls whose prompt or answer holds this text (any case)"),
-    argument("--model", metavar="M", help="only calls to this model"),
-)
 def history(state: ShellState, args: argparse.Namespace) -> None:
-    """Recent calls of every session, from the persistent call log (haoee_jupyter.history() returns them)."""
+    """``%haoee history``: recent calls from the call log."""
     try:
         entries = state.call_log.search(args.n, search=args.search, model=args.model)
     except StoreError as e:
@@ -53,12 +39,8 @@ def history(state: ShellState, args: argparse.Namespace) -> None:
     state.show(shown["text/markdown"], shown["text/plain"])
 
 
-@subcommand(
-    argument("id", metavar="ID", help="the call's id in %haoee history (12 or #12)"),
-    argument("-m", "--model", metavar="MODEL", help="send it to this model instead of the one it went to"),
-)
 def rerun(state: ShellState, args: argparse.Namespace) -> None:
-    """Send a logged text call again (its exact request), shown and logged as a new call; an image or video cell runs again as a cell."""
+    """``%haoee rerun ID``: send a logged text call again, as a new call."""
     try:
         entry = state.call_log.get(args.id)
     except StoreError as e:
@@ -96,9 +78,8 @@ def rerun(state: ShellState, args: argparse.Namespace) -> None:
         raise call.error
 
 
-@subcommand(argument("action", nargs="?", choices=["clear"], metavar="clear", help="remove every cached answer"))
 def cache(state: ShellState, args: argparse.Namespace) -> None:
-    """The response cache: how many answers and bytes it holds, where, and whether it is on; clear empties it."""
+    """``%haoee cache [clear]``: what the response cache holds; clear empties it."""
     store = state.response_cache
     try:
         if args.action == "clear":

@@ -14,17 +14,17 @@ process each have their own key, clients and conversations.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import sys
 import threading
 from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING, Any
 
-from ._display import in_terminal
-from ._session import Session
-
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # at run time each is imported on first use, so %load_ext stays light
     import asyncio
+
+    from ._session import Session
 
 #: Settings the clients are built from: changing one replaces the shell's clients.
 CLIENT_SETTINGS = ("api_key", "base_url", "model", "timeout", "connect_timeout", "max_retries")
@@ -47,7 +47,6 @@ class ShellState:
     def __init__(self, settings: Any, shell: Any = None) -> None:
         self.settings = settings
         self.shell = shell
-        self.session = Session()
         self.offline_server: Any = None
         self._before_offline: dict[str, tuple[Any, str | None]] = {}
         self._clients: dict[str, Any] = {}
@@ -59,6 +58,13 @@ class ShellState:
         self._stores: dict[str, Any] = {}  # "log", "cache": opened on first use
         self._stores_lock = threading.Lock()  # a batch's rows log from many threads
         self._store_warned: set[str] = set()
+
+    @functools.cached_property
+    def session(self) -> Session:
+        """This shell's calls, totals and chats (made on first use; assigning one replaces it)."""
+        from ._session import Session
+
+        return Session()
 
     @property
     def namespace(self) -> dict[str, Any]:
@@ -361,6 +367,8 @@ class ShellState:
     # --- output -------------------------------------------------------------------------------
     def show(self, markdown: str, plain: str) -> None:
         """Show a subcommand's answer: Markdown in a notebook, plain text in a terminal."""
+        from ._display import in_terminal
+
         if in_terminal(self.shell):
             print(plain)
             return

@@ -7,12 +7,16 @@ argument a subcommand does not take is refused with one line. To add one::
     @subcommand(argument("-n", type=int, default=20, metavar="N", help="how many"))
     def history(state: ShellState, args: argparse.Namespace) -> None:
         \"\"\"Recent calls from the call log.\"\"\"
+
+A subcommand whose function lives in a module that is costly to import is declared here with
+:func:`deferred` instead (its name, summary, arguments and ``"module:function"``); the module is
+imported when the subcommand first runs, so ``%load_ext haoee_jupyter`` does not import it.
 """
 
 from __future__ import annotations
 
 import argparse
-import getpass
+import importlib
 import math
 import re
 import traceback
@@ -22,8 +26,6 @@ from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import StdinNotImplementedError, UsageError
 
-from ..client import _settings
-from ..client._exceptions import HaoeeError, MissingAPIKeyError
 from ._options import OptionError, split_line
 
 if TYPE_CHECKING:
@@ -65,6 +67,20 @@ class Subcommand:
         return self.parser().usage_line()
 
 
+@dataclass(frozen=True)
+class Deferred:
+    """A subcommand's function named as ``"module:function"`` (relative to this package), imported on first call."""
+
+    target: str
+
+    def resolve(self) -> Callable[[ShellState, argparse.Namespace], Any]:
+        module, _, name = self.target.partition(":")
+        return getattr(importlib.import_module(module, __package__), name)  # type: ignore[no-any-return]
+
+    def __call__(self, state: ShellState, args: argparse.Namespace) -> Any:
+        return self.resolve()(state, args)
+
+
 #: Every subcommand, in the order ``%haoee help`` lists them.
 SUBCOMMANDS: dict[str, Subcommand] = {}
 
@@ -79,6 +95,11 @@ def subcommand(*arguments: Argument) -> Callable[[Callable[..., Any]], Callable[
         return function
 
     return register
+
+
+def deferred(name: str, target: str, summary: str, *arguments: Argument) -> None:
+    """Register ``%haoee NAME``, run by ``target`` (``"._module:function"``), imported when it first runs."""
+    SUBCOMMANDS[name] = Subcommand(name, Deferred(target), summary, arguments)
 
 
 def dispatch(state: ShellState, line: str) -> Any:
@@ -104,6 +125,9 @@ def dispatch(state: ShellState, line: str) -> Any:
 @subcommand()
 def config(state: ShellState, args: argparse.Namespace) -> None:
     """The settings in effect and where each comes from; the key masked."""
+    from ..client import _settings
+    from ..client._exceptions import HaoeeError, MissingAPIKeyError
+
     settings = state.settings
     # The values the client will use, resolved as the client resolves them.
     resolvers = {
@@ -150,6 +174,10 @@ def _code(value: str) -> str:
 @subcommand()
 def key(state: ShellState, args: argparse.Namespace) -> None:
     """Ask for the API key without echoing it; %%haoee and the form use it for this session."""
+    import getpass
+
+    from ..client import _settings
+
     try:
         entered = getpass.getpass("Haoee API key (input hidden): ").strip()
     except (StdinNotImplementedError, EOFError) as e:
@@ -176,6 +204,8 @@ def usage(state: ShellState, args: argparse.Namespace) -> None:
 @subcommand()
 def models(state: ShellState, args: argparse.Namespace) -> None:
     """The models the server lists at /v1/models."""
+    from ..client._exceptions import HaoeeError
+
     try:
         with state.lease() as client:
             names = client.models()
@@ -317,6 +347,41 @@ def error(state: ShellState, args: argparse.Namespace) -> None:
 def help_(state: ShellState, args: argparse.Namespace) -> None:
     """This list: every subcommand and its arguments."""
     print(help_text())
+
+
+# The call log and the cache (in ._recall, which imports the core, the display and the stores).
+def _how_many(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"-n must be a whole number, 1 or more, not {text}")
+    return value
+
+
+deferred(
+    "history",
+    "._recall:history",
+    "Recent calls of every session, from the persistent call log (haoee_jupyter.history() returns them).",
+    argument("-n", type=_how_many, default=20, metavar="N", help="how many calls, newest first (default 20)"),
+    argument("--search", metavar="TEXT", help="only calls whose prompt or answer holds this text (any case)"),
+    argument("--model", metavar="M", help="only calls to this model"),
+)
+deferred(
+    "rerun",
+    "._recall:rerun",
+    "Send a logged text call again (its exact request), shown and logged as a new call; an image or video "
+    "cell runs again as a cell.",
+    argument("id", metavar="ID", help="the call's id in %haoee history (12 or #12)"),
+    argument("-m", "--model", metavar="MODEL", help="send it to this model instead of the one it went to"),
+)
+deferred(
+    "cache",
+    "._recall:cache",
+    "The response cache: how many answers and bytes it holds, where, and whether it is on; clear empties it.",
+    argument("action", nargs="?", choices=["clear"], metavar="clear", help="remove every cached answer"),
+)
 
 
 def help_text() -> str:
