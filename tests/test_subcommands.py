@@ -130,6 +130,24 @@ def test_a_new_subcommand_is_one_registered_function(ip: InteractiveShell, monke
     assert "| `%haoee recent [-n N]` |" in _subcommands.reference_markdown()
 
 
+def test_a_subcommand_line_is_filled_from_the_notebook_as_any_line_magic(
+    ip: InteractiveShell, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_subcommands, "SUBCOMMANDS", dict(SUBCOMMANDS))
+    seen: list[argparse.Namespace] = []
+
+    @subcommand(argument("call", metavar="ID"))
+    def again(state: Any, args: argparse.Namespace) -> None:
+        """Another call."""
+        seen.append(args)
+
+    ip.user_ns["call_id"] = "#12"
+    line_magic(ip, "again {call_id}")
+    line_magic(ip, "again $call_id")
+    line_magic(ip, "again {no_such_name}")  # as IPython does: left as written
+    assert [args.call for args in seen] == ["#12", "#12", "{no_such_name}"]
+
+
 def test_reference_markdown_has_a_row_per_subcommand() -> None:
     rows = _subcommands.reference_markdown().splitlines()[2:]
     assert [row.split("`")[1].split()[1] for row in rows] == list(SUBCOMMANDS)

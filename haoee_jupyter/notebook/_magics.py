@@ -185,7 +185,7 @@ class Haoee(Magics):
         its token usage and the session's running total.
         """
         if cell is None:
-            return dispatch(self.state, line)
+            return dispatch(self.state, self._expand(line))
         first, *rest = line.split(maxsplit=1) or [""]
         if first in MEDIA_COMMANDS:  # %%haoee image ... / %%haoee video ...: their own options
             from ._media import media_cell
@@ -193,6 +193,18 @@ class Haoee(Magics):
             command = MEDIA_COMMANDS[first]
             return media_cell(self.state, command, "".join(rest), cell, cell_number=_cell_number(self.shell))
         return self._ask(line, cell)
+
+    def _expand(self, line: str) -> str:
+        """A subcommand's line with ``{name}`` / ``$name`` filled as IPython fills any line magic's
+        (``%haoee rerun {call_id}``); no_var_expand above is for the cell magic's own filling."""
+        if self.shell is None:
+            return line
+        from IPython.utils.text import DollarFormatter
+
+        try:
+            return DollarFormatter().vformat(line, args=[], kwargs=self.shell.user_ns)
+        except Exception:  # as IPython does: a line it cannot fill is passed on as written
+            return line
 
     def _parse(self, line: str) -> Any:
         try:

@@ -98,7 +98,7 @@ def test_a_batch_shows_progress_then_its_summary(page: Any, lab: Lab) -> None:
     output = batch.locator(".jp-OutputArea-output")
     assert output.count() == 1 and batch.locator(".haoee-progress").count() == 0, "the summary replaced the bar"
     bars = [s["text"] for s in page.evaluate("() => window.__states") if s["progress"]]
-    assert bars and any(" done · " in text and "rows/s" in text for text in bars), "the bar, while it ran"
+    assert bars and any(" finished · " in text and "rows/s" in text for text in bars), "the bar, while it ran"
     assert all(s["outputs"] <= 1 for s in page.evaluate("() => window.__states"))
     assert "6 done · 0 failed" in output.inner_text()
     table = output.locator("table")
