@@ -8,9 +8,8 @@ argument a subcommand does not take is refused with one line. To add one::
     def history(state: ShellState, args: argparse.Namespace) -> None:
         \"\"\"Recent calls from the call log.\"\"\"
 
-A subcommand whose function lives in a module that is costly to import is declared here with
-:func:`deferred` instead (its name, summary, arguments and ``"module:function"``); the module is
-imported when the subcommand first runs, so ``%load_ext haoee_jupyter`` does not import it.
+One in a module costly to import is declared here with :func:`deferred` (name, summary, arguments,
+``"module:function"``): ``%load_ext`` does not import that module; the subcommand's first run does.
 """
 
 from __future__ import annotations
