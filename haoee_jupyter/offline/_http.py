@@ -45,6 +45,9 @@ class LoopbackHTTPServer(ThreadingHTTPServer):
     """A threading HTTP server whose handlers read and change one `ServerState`."""
 
     daemon_threads = True
+    # socketserver's default backlog is 5: a batch at concurrency 24 on a busy machine overflows
+    # it and connections are reset before they are served. A real API server queues far more.
+    request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], state: ServerState) -> None:
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
