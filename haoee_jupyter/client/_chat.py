@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
 from typing import Any
 
 from ._chat_stream import ChatStreamState, response_from_chat
 from ._exceptions import ConfigurationError
-from ._models import Response, _dict, _int, _list
-from ._reader import Reader
+from ._models import _dict, _int, _list
+from ._responses import ResponsesReader
 
 __all__ = ["PATH", "ChatReader", "ChatStreamState", "chat_body", "response_from_chat"]
 
@@ -210,34 +209,12 @@ def _response_format(format: dict[str, Any]) -> dict[str, Any]:
     raise ConfigurationError(f"The chat wire has no {kind!r} text format", hint="Use json_schema or json_object")
 
 
-class ChatReader(Reader[Response]):
+class ChatReader(ResponsesReader):
     """Reads a chat answer: a ``chat.completion`` body, or its stream of chunks.
 
     ``on_text(delta)`` hears the answer's text as it arrives, ``on_reasoning(delta)`` the model's
     ``reasoning_content``.
     """
 
-    def __init__(
-        self, on_text: Callable[[str], Any] | None = None, on_reasoning: Callable[[str], Any] | None = None
-    ) -> None:
-        self.on_text, self.on_reasoning = on_text, on_reasoning
-        self.state = ChatStreamState(on_text, on_reasoning)
-
-    def json(self, data: Any) -> Response:
-        # The answer came whole (not streamed, or a relay answered a stream request in one
-        # piece): the callbacks hear it once, the whole reasoning then the whole text.
-        response = response_from_chat(data)
-        if self.on_reasoning is not None and response.reasoning:
-            self.on_reasoning("\n\n".join(response.reasoning))
-        if self.on_text is not None and response.text:
-            self.on_text(response.text)
-        return response
-
-    def event(self, payload: str) -> bool:
-        return self.state.feed_payload(payload)
-
-    def result(self) -> Response:
-        return self.state.result()
-
-    def partial(self) -> Response:
-        return self.state.partial()
+    stream_state = ChatStreamState
+    from_json = staticmethod(response_from_chat)

@@ -7,7 +7,7 @@ completions, images, videos) are modules of the same shape.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from . import _settings
 from ._base import Input, Reader
@@ -39,6 +39,14 @@ def body(input: Input, model: str | None, stream: bool, params: dict[str, Any]) 
     return fields
 
 
+class _Stream(Protocol):
+    """What a reader feeds stream payloads to: StreamState, or the chat wire's ChatStreamState."""
+
+    def feed_payload(self, payload: str) -> bool: ...
+    def result(self) -> Response: ...
+    def partial(self) -> Response: ...
+
+
 class ResponsesReader(Reader[Response]):
     """Reads a Responses answer: a JSON response object, or its stream of events.
 
@@ -46,16 +54,20 @@ class ResponsesReader(Reader[Response]):
     reasoning summary (a new summary part starts with a blank line, ``"\\n\\n"``).
     """
 
+    #: What reads the stream and the whole body; the chat wire's reader swaps both.
+    stream_state: Callable[..., _Stream] = StreamState
+    from_json: Callable[[Any], Response] = staticmethod(response_from_json)
+
     def __init__(
         self, on_text: Callable[[str], Any] | None = None, on_reasoning: Callable[[str], Any] | None = None
     ) -> None:
         self.on_text, self.on_reasoning = on_text, on_reasoning
-        self.state = StreamState(on_text, on_reasoning)
+        self.state = self.stream_state(on_text, on_reasoning)
 
     def json(self, data: Any) -> Response:
         # The answer came whole (not streamed, or a relay answered a stream request in one
         # piece): the callbacks hear it once, the whole reasoning then the whole text.
-        response = response_from_json(data)
+        response = self.from_json(data)
         if self.on_reasoning is not None and response.reasoning:
             self.on_reasoning("\n\n".join(response.reasoning))
         if self.on_text is not None and response.text:
